@@ -1,0 +1,5 @@
+"""``python -m emo``: the command line."""
+
+from emo.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Body modality (placeholder while being written)."""

@@ -1,0 +1,343 @@
+"""Kinect v2 skeleton text files: parse, pick the actor's body, cut a segment, resample.
+
+File format (:mod:`emo.data.skeleton`): ``;``-separated, one row per tracked body per frame:
+frame time (ms), body index, then for each of the 25 Kinect joints position X/Y/Z (m) and
+rotation X/Y/Z (degrees): 152 values, usually with a trailing ``;``. Decimal commas and dots
+are both read (``;`` being the separator, a comma can only be a decimal mark); blank lines
+are skipped. Empty fields, ``NaN``/``nan``/``-nan(ind)``, infinities and joints at exactly
+(0, 0, 0) (the SDK's "not tracked") are missing values.
+
+Rules where the format leaves a choice:
+
+- **frames**: a frame is a run of consecutive rows with the same time stamp (one row per body
+  tracked in that frame). Segment bounds (``Clip.skeleton_start`` / ``skeleton_end``) are
+  0-based, inclusive indices of these *frames of the file*; with one body per frame (the
+  usual case) they are simply the data-row indices, and they do not depend on which body
+  is chosen.
+- **body**: among the bodies seen in the segment, those tracked in at least half as many
+  frames as the most-tracked one are candidates; the candidate whose limbs move most
+  (mean pelvis-relative joint displacement per frame) is the actor. A bystander passing
+  through moves the pelvis, not the limbs, and is seen briefly.
+- **gaps**: frames where the chosen body or a joint is missing are filled by linear
+  interpolation when the gap is at most ``max_gap`` seconds, and stay NaN otherwise.
+- **time**: frame times must increase within the segment; the segment is resampled to a fixed
+  ``rate`` by linear interpolation, starting at its first frame.
+
+Parsing uses the pandas C parser once per file; the last files parsed are kept in memory
+(keyed by path, size and modification time), so the five takes that share one session file
+parse it once per process.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from emo.data.skeleton import KINECT_COLUMNS, KINECT_FPS, KINECT_JOINTS, VALUES_PER_JOINT
+from emo.errors import MediaError
+from emo.features.body.kinematics import COMMON_JOINTS, fill_gaps, resample
+
+#: Kinect joint used for each common joint (:data:`~emo.features.body.kinematics.COMMON_JOINTS`).
+KINECT_TO_COMMON: dict[str, str] = {
+    "pelvis": "SpineBase", "spine": "SpineMid", "neck": "SpineShoulder", "head": "Head",
+    "shoulder_l": "ShoulderLeft", "elbow_l": "ElbowLeft", "wrist_l": "WristLeft",
+    "hand_l": "HandLeft",
+    "shoulder_r": "ShoulderRight", "elbow_r": "ElbowRight", "wrist_r": "WristRight",
+    "hand_r": "HandRight",
+    "hip_l": "HipLeft", "knee_l": "KneeLeft", "ankle_l": "AnkleLeft",
+    "hip_r": "HipRight", "knee_r": "KneeRight", "ankle_r": "AnkleRight",
+}
+_COMMON_INDEX = np.array([KINECT_JOINTS.index(KINECT_TO_COMMON[j]) for j in COMMON_JOINTS])
+_NA = ["", "NaN", "nan", "-nan", "NAN", "-nan(ind)", "nan(ind)", "inf", "-inf", "Infinity",
+       "-Infinity"]
+_WHITESPACE = np.frombuffer(b" \t\r\n", dtype=np.uint8)
+
+
+@dataclass(frozen=True)
+class KinectRecording:
+    """The rows of one Kinect file, as parsed.
+
+    Attributes
+    ----------
+    times
+        Frame time of each row (ms).
+    bodies
+        Body index of each row.
+    positions
+        Joint positions (rows, 25, 3) in metres, NaN where missing.
+    lines
+        1-based line number of each row in the file, for messages.
+    frame
+        0-based frame index of each row (see the module notes).
+    """
+
+    times: np.ndarray
+    bodies: np.ndarray
+    positions: np.ndarray
+    lines: np.ndarray
+    frame: np.ndarray
+
+    @property
+    def n_frames(self) -> int:
+        """Number of frames in the file."""
+        return int(self.frame[-1]) + 1
+
+
+@dataclass(frozen=True)
+class Skeleton:
+    """A segment of one body's joints at a fixed rate.
+
+    Attributes
+    ----------
+    joints
+        Array (frames, 25, 3), Kinect joint order, metres, NaN where missing.
+    rate
+        Frames per second.
+    body
+        Body index chosen.
+    n_filled
+        (frame, joint) entries filled by interpolation (short gaps, missing body frames).
+    n_missing
+        (frame, joint) entries still missing after filling.
+    """
+
+    joints: np.ndarray
+    rate: float
+    body: float
+    n_filled: int
+    n_missing: int
+
+    def common(self) -> np.ndarray:
+        """The joints mapped onto :data:`~emo.features.body.kinematics.COMMON_JOINTS`."""
+        return kinect_to_common(self.joints)
+
+
+def kinect_to_common(joints: np.ndarray) -> np.ndarray:
+    """Select the common joints from Kinect joints (the conventions already agree).
+
+    Parameters
+    ----------
+    joints
+        Array (..., 25, 3) in :data:`~emo.data.skeleton.KINECT_JOINTS` order.
+
+    Returns
+    -------
+    numpy.ndarray
+        Array (..., len(COMMON_JOINTS), 3).
+    """
+    return np.asarray(joints)[..., _COMMON_INDEX, :]
+
+
+def parse_kinect(data: bytes, path: str | Path = "<kinect>") -> KinectRecording:
+    """Parse the bytes of a Kinect v2 text file.
+
+    Parameters
+    ----------
+    data
+        File content.
+    path
+        File name for messages.
+
+    Returns
+    -------
+    KinectRecording
+
+    Raises
+    ------
+    MediaError
+        Empty file, a line with the wrong number of values, text in a number field, a
+        missing time or body index; the message names the file and the line.
+
+    Examples
+    --------
+    >>> row = "0;1;" + "0,5;1,0;2,0;0;0;0;" * 25
+    >>> rec = parse_kinect((row + "\\n" + row.replace("0;1;", "33;1;", 1)).encode())
+    >>> rec.times.tolist(), rec.positions.shape, rec.positions[0, 0].tolist()
+    ([0.0, 33.0], (2, 25, 3), [0.5, 1.0, 2.0])
+    """
+    data = data.replace(b",", b".")
+    lines = _data_lines(data, path)
+    try:
+        table = pd.read_csv(io.BytesIO(data), sep=";", header=None, names=range(KINECT_COLUMNS + 1),
+                            usecols=range(KINECT_COLUMNS), skip_blank_lines=True, engine="c",
+                            na_values=_NA, keep_default_na=False, dtype=np.float64)
+    except ValueError:
+        raise _text_error(data, lines, path) from None
+    values = table.to_numpy()
+    for column, what in ((0, "frame time"), (1, "body index")):
+        bad = np.flatnonzero(~np.isfinite(values[:, column]))
+        if bad.size:
+            raise MediaError(f"line {lines[bad[0]]}: missing {what}", path)
+    positions = values[:, 2:].reshape(len(values), len(KINECT_JOINTS), VALUES_PER_JOINT)[..., :3]
+    positions = np.where(np.isfinite(positions), positions, np.nan)
+    positions[(positions == 0).all(axis=-1)] = np.nan  # the SDK writes untracked joints as 0
+    times = values[:, 0]
+    frame = np.concatenate(([0], np.cumsum(times[1:] != times[:-1])))
+    return KinectRecording(times, values[:, 1], positions, lines, frame)
+
+
+def _data_lines(data: bytes, path: str | Path) -> np.ndarray:
+    """1-based numbers of the non-blank lines, after checking each has 152 values."""
+    buf = np.frombuffer(data, dtype=np.uint8)
+    newlines = np.flatnonzero(buf == ord("\n"))
+    starts = np.concatenate(([0], newlines + 1))
+    ends = np.concatenate((newlines, [buf.size]))
+    keep = ends > starts
+    starts, ends = starts[keep], ends[keep]
+    numbers = np.flatnonzero(keep) + 1
+    solid = ~np.isin(buf, _WHITESPACE)
+    last_solid = np.maximum.accumulate(np.where(solid, np.arange(buf.size), -1))
+    last = last_solid[ends - 1] if buf.size else np.array([], dtype=int)
+    filled = last >= starts
+    starts, last, numbers = starts[filled], last[filled], numbers[filled]
+    if numbers.size == 0:
+        raise MediaError("empty Kinect file (no data line)", path)
+    semis = np.concatenate(([0], np.cumsum(buf == ord(";"))))
+    fields = semis[last + 1] - semis[starts] + (buf[last] != ord(";"))
+    wrong = np.flatnonzero(fields != KINECT_COLUMNS)
+    if wrong.size:
+        i = wrong[0]
+        raise MediaError(
+            f"line {numbers[i]}: {fields[i]} values, expected {KINECT_COLUMNS} (frame time, "
+            f"body index, {len(KINECT_JOINTS)} joints x {VALUES_PER_JOINT})", path)
+    return numbers
+
+
+def _text_error(data: bytes, lines: np.ndarray, path: str | Path) -> MediaError:
+    """The first field that is not a number, as an error naming its line and column."""
+    table = pd.read_csv(io.BytesIO(data), sep=";", header=None, names=range(KINECT_COLUMNS + 1),
+                        usecols=range(KINECT_COLUMNS), skip_blank_lines=True, dtype=str,
+                        na_values=_NA, keep_default_na=False)
+    for column in table.columns:
+        text = table[column]
+        bad = text.notna() & pd.to_numeric(text, errors="coerce").isna()
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            return MediaError(f"line {lines[row]}: value {column + 1} "
+                              f"({text.iloc[row].strip()!r}) is not a number", path)
+    return MediaError("unreadable numbers", path)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_cached(path: str, _size: int, _mtime: int) -> KinectRecording:
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise MediaError(f"cannot read Kinect file: {exc.strerror}", path) from exc
+    return parse_kinect(data, path)
+
+
+def load_kinect(path: str | Path) -> KinectRecording:
+    """Parse a Kinect file, reusing the result while the file is unchanged.
+
+    Parameters
+    ----------
+    path
+        The ``.txt`` file.
+
+    Returns
+    -------
+    KinectRecording
+
+    Raises
+    ------
+    MediaError
+        Missing or malformed file (see :func:`parse_kinect`).
+    """
+    path = Path(path)
+    try:
+        stat = path.stat()
+    except OSError as exc:
+        raise MediaError("Kinect file not found", path) from exc
+    return _load_cached(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+def choose_body(rec: KinectRecording, rows: np.ndarray) -> float:
+    """The body index of the actor among ``rows`` (rule in the module notes).
+
+    Parameters
+    ----------
+    rec
+        The parsed file.
+    rows
+        Row indices of the segment.
+
+    Returns
+    -------
+    float
+        Body index.
+    """
+    ids, counts = np.unique(rec.bodies[rows], return_counts=True)
+    if ids.size == 1:
+        return float(ids[0])
+    best, best_motion = float(ids[0]), -np.inf
+    for body in ids[counts >= counts.max() / 2]:
+        p = rec.positions[rows[rec.bodies[rows] == body]]
+        limbs = p - p[:, :1]
+        motion = np.nanmean(np.linalg.norm(np.diff(limbs, axis=0), axis=-1)) if len(p) > 1 else 0
+        if np.nan_to_num(motion, nan=0.0) > best_motion:
+            best, best_motion = float(body), float(np.nan_to_num(motion, nan=0.0))
+    return best
+
+
+def read_kinect(
+    path: str | Path,
+    start: int | None = None,
+    end: int | None = None,
+    *,
+    rate: float = KINECT_FPS,
+    max_gap: float = 0.5,
+) -> Skeleton:
+    """One body's joints over a segment of a Kinect file, at a fixed rate.
+
+    Parameters
+    ----------
+    path
+        Kinect v2 ``.txt`` file.
+    start, end
+        0-based inclusive frame indices (``None``: first / last frame of the file).
+    rate
+        Output frames per second.
+    max_gap
+        Longest gap (seconds) filled by interpolation.
+
+    Returns
+    -------
+    Skeleton
+
+    Raises
+    ------
+    MediaError
+        Malformed file, segment outside the file, frame times that do not increase, or a
+        segment where no body is tracked.
+    """
+    rec = load_kinect(path)
+    first = 0 if start is None else int(start)
+    last = rec.n_frames - 1 if end is None else int(end)
+    if not 0 <= first <= last < rec.n_frames:
+        raise MediaError(f"Kinect segment {first}-{last} lies outside the file's frames "
+                         f"0-{rec.n_frames - 1}", path)
+    rows = np.flatnonzero((rec.frame >= first) & (rec.frame <= last))
+    body = choose_body(rec, rows)
+    mine = rows[rec.bodies[rows] == body]
+    frame_rows = rows[np.concatenate(([True], rec.frame[rows][1:] != rec.frame[rows][:-1]))]
+    times = rec.times[frame_rows] / 1000.0
+    backwards = np.flatnonzero(np.diff(times) <= 0)
+    if backwards.size:
+        line = rec.lines[frame_rows[backwards[0] + 1]]
+        raise MediaError(f"line {line}: frame time does not increase", path)
+    joints = np.full((len(frame_rows), len(KINECT_JOINTS), 3), np.nan)
+    _, first_of_frame = np.unique(rec.frame[mine], return_index=True)
+    mine = mine[first_of_frame]  # one row per frame if a body is listed twice
+    joints[rec.frame[mine] - first] = rec.positions[mine]
+    if np.isnan(joints).all():
+        raise MediaError(f"no tracked joint in Kinect frames {first}-{last}", path)
+    step = float(np.median(np.diff(times))) if len(times) > 1 else 1.0 / KINECT_FPS
+    joints, n_filled = fill_gaps(joints, int(round(max_gap / step)))
+    joints = resample(times, joints, rate)
+    return Skeleton(joints, float(rate), body, n_filled, int(np.isnan(joints).any(-1).sum()))

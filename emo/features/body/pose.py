@@ -1,0 +1,155 @@
+"""MediaPipe pose from video, mapped onto the common joints in the Kinect convention.
+
+MediaPipe Pose (bundled model, ``model_complexity=1``, tracking mode, a new graph per clip)
+gives 33 *world* landmarks per frame: metres, origin at the hip centre, axes as in the image,
+x toward the image's right, y down, z away from the camera (depth grows away from the
+viewer). With an un-mirrored camera facing the person, the image's right is the person's
+left. The Kinect v2 camera space has x toward the sensor's left (the person's right), y up
+and z away from the sensor. Both frames are right-handed; one is the other turned half a
+turn about the depth axis, so the conversion is ``(x, y, z) -> (-x, -y, z)`` (no mirroring:
+the person's left landmarks stay left joints).
+
+Common joints that MediaPipe lacks are averages of landmarks (:data:`MEDIAPIPE_TO_COMMON`):
+pelvis = hip centre, neck = shoulder centre (the Kinect ``SpineShoulder``), spine = midway
+between them, head = ear centre (closer to the Kinect ``Head`` point than the nose), hand =
+centre of the index and little finger knuckles. Landmarks with visibility below
+:data:`MIN_VISIBILITY` and frames without a detected body are NaN.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+from emo.errors import FeatureError
+from emo.features.body.kinematics import COMMON_JOINTS, fill_gaps, resample
+
+#: MediaPipe pose landmark indices averaged for each common joint.
+MEDIAPIPE_TO_COMMON: dict[str, tuple[int, ...]] = {
+    "pelvis": (23, 24), "spine": (11, 12, 23, 24), "neck": (11, 12), "head": (7, 8),
+    "shoulder_l": (11,), "elbow_l": (13,), "wrist_l": (15,), "hand_l": (17, 19),
+    "shoulder_r": (12,), "elbow_r": (14,), "wrist_r": (16,), "hand_r": (18, 20),
+    "hip_l": (23,), "knee_l": (25,), "ankle_l": (27,),
+    "hip_r": (24,), "knee_r": (26,), "ankle_r": (28,),
+}
+#: Number of MediaPipe pose landmarks.
+N_LANDMARKS = 33
+#: Landmarks less visible than this are treated as missing.
+MIN_VISIBILITY = 0.3
+#: Frames are downscaled so that their longer side is at most this (MediaPipe works at 256).
+MAX_SIDE = 640
+#: MediaPipe world axes -> Kinect camera axes.
+AXES = np.array([-1.0, -1.0, 1.0])
+
+_WEIGHTS = np.zeros((len(COMMON_JOINTS), N_LANDMARKS))
+for _row, _joint in enumerate(COMMON_JOINTS):
+    _WEIGHTS[_row, list(MEDIAPIPE_TO_COMMON[_joint])] = 1.0 / len(MEDIAPIPE_TO_COMMON[_joint])
+
+
+def mediapipe_to_common(world: np.ndarray, min_visibility: float = MIN_VISIBILITY) -> np.ndarray:
+    """Map MediaPipe world landmarks onto the common joints, in the Kinect convention.
+
+    Parameters
+    ----------
+    world
+        Array (frames, 33, 3) or (frames, 33, 4) (x, y, z[, visibility]) of world landmarks.
+    min_visibility
+        With a visibility column, less visible landmarks become NaN (and so do the joints
+        averaged from them).
+
+    Returns
+    -------
+    numpy.ndarray
+        Array (frames, len(COMMON_JOINTS), 3): x the person's right, y up, z away from the camera.
+
+    Examples
+    --------
+    >>> world = np.zeros((1, 33, 3)); world[0, 11] = [0.2, -0.5, 0.0]  # left shoulder
+    >>> out = mediapipe_to_common(world)
+    >>> out[0, COMMON_JOINTS.index("shoulder_l")].tolist()
+    [-0.2, 0.5, 0.0]
+    """
+    world = np.asarray(world, dtype=float)
+    xyz = world[..., :3].copy()
+    if world.shape[-1] == 4:
+        xyz[world[..., 3] < min_visibility] = np.nan
+    return np.einsum("jl,fld->fjd", _WEIGHTS, xyz) * AXES
+
+
+def _landmark_array(result: object) -> np.ndarray:
+    """World landmarks of one ``Pose.process`` result as (33, 4), NaN without a body."""
+    found = getattr(result, "pose_world_landmarks", None)
+    if found is None:
+        return np.full((N_LANDMARKS, 4), np.nan)
+    return np.array([(p.x, p.y, p.z, p.visibility) for p in found.landmark])
+
+
+def track(frames: Iterable[tuple[float, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """Run a fresh MediaPipe Pose graph over frames.
+
+    Parameters
+    ----------
+    frames
+        ``(time in seconds, RGB uint8 image)`` pairs in time order.
+
+    Returns
+    -------
+    times : numpy.ndarray
+        Frame times (seconds).
+    world : numpy.ndarray
+        Array (frames, 33, 4): world landmarks and visibility, NaN where no body was found.
+    """
+    from mediapipe.python.solutions.pose import Pose
+
+    times, world = [], []
+    with Pose(static_image_mode=False, model_complexity=1) as pose:
+        for t, image in frames:
+            times.append(t)
+            world.append(_landmark_array(pose.process(image)))
+    return np.array(times, dtype=float), np.array(world).reshape(len(times), N_LANDMARKS, 4)
+
+
+def video_joints(
+    path: str | Path,
+    start: float | None = None,
+    end: float | None = None,
+    *,
+    rate: float = 30.0,
+    max_gap: float = 0.5,
+) -> np.ndarray:
+    """Common joints of the person in a video segment, at a fixed rate.
+
+    Parameters
+    ----------
+    path
+        Video file.
+    start, end
+        Segment in seconds (``None``: whole video).
+    rate
+        Output frames per second (frames are also decoded at about this rate).
+    max_gap
+        Longest run of frames without a body (seconds) filled by interpolation.
+
+    Returns
+    -------
+    numpy.ndarray
+        Array (frames, len(COMMON_JOINTS), 3), metres, Kinect convention.
+
+    Raises
+    ------
+    MediaError
+        Unreadable video or segment (from :func:`emo.data.video.iter_frames`).
+    FeatureError
+        When no body is found in the segment.
+    """
+    from emo.data.video import iter_frames
+
+    times, world = track(iter_frames(path, start=start, end=end, fps=rate, max_side=MAX_SIDE))
+    joints = mediapipe_to_common(world)
+    if np.isnan(joints).all():
+        raise FeatureError(f"no body found in the video segment {start}-{end} s", path)
+    order = np.concatenate(([True], np.diff(times) > 0))  # drop repeated time stamps
+    joints, _ = fill_gaps(joints[order], int(round(max_gap * rate)))
+    return resample(times[order], joints, rate)

@@ -1,0 +1,152 @@
+"""MediaPipe Face Mesh wrapper: frames in, 3-D landmarks in pixel units out.
+
+A new :class:`mediapipe.solutions.face_mesh.FaceMesh` is made for every clip
+(:func:`track_landmarks`), so tracking state never crosses clips and results do not
+depend on batch order or on the number of workers. Videos run in tracking mode
+(``static_image_mode=False``); still images run in static mode after an upscale of small
+images (:func:`image_landmarks`), which lets Face Mesh find the 48 x 48 faces of CK+48.
+When several faces are found the largest (landmark bounding box area) is kept. The
+bundled MediaPipe models are used; nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+
+if TYPE_CHECKING:
+    from mediapipe.python.solutions.face_mesh import FaceMesh
+
+__all__ = ["STATIC_MIN_SIDE", "image_landmarks", "n_landmarks", "new_face_mesh",
+           "track_landmarks", "upscale"]
+
+#: Still images whose shorter side is below this are upscaled (bicubic) to it.
+STATIC_MIN_SIDE = 256
+
+
+def n_landmarks(refine: bool) -> int:
+    """Points per face: 478 with the refined eyes and irises, else 468."""
+    return 478 if refine else 468
+
+
+def new_face_mesh(*, static: bool, refine: bool = True, max_faces: int = 1) -> FaceMesh:
+    """A fresh MediaPipe Face Mesh graph (a context manager; close it after use).
+
+    Parameters
+    ----------
+    static
+        ``static_image_mode``: detect in every image (stills) instead of tracking (video).
+    refine
+        Refined eye and lip landmarks plus irises (478 points).
+    max_faces
+        Faces tracked at once; more than one costs a face detection on every frame in
+        which fewer are visible.
+
+    Returns
+    -------
+    mediapipe.solutions.face_mesh.FaceMesh
+    """
+    from mediapipe.python.solutions import face_mesh  # heavy: only when faces are analysed
+
+    return face_mesh.FaceMesh(static_image_mode=static, refine_landmarks=refine,
+                              max_num_faces=max_faces, min_detection_confidence=0.5,
+                              min_tracking_confidence=0.5)
+
+
+def _largest_face(result: object, width: int, height: int, n_points: int) -> np.ndarray:
+    """Landmarks of the largest face in pixel units (z scaled like x), or a NaN array."""
+    faces = getattr(result, "multi_face_landmarks", None)
+    if not faces:
+        return np.full((n_points, 3), np.nan)
+    best, best_area = None, -1.0
+    for face in faces:
+        pts = np.array([(p.x, p.y, p.z) for p in face.landmark], dtype=float)
+        pts *= (width, height, width)
+        area = float(np.ptp(pts[:, 0]) * np.ptp(pts[:, 1]))
+        if area > best_area:
+            best, best_area = pts, area
+    return best[:n_points]
+
+
+def track_landmarks(
+    frames: Iterable[tuple[float, np.ndarray]],
+    *,
+    refine: bool = True,
+    max_faces: int = 1,
+    static: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Landmarks of the largest face in each frame, with a Face Mesh made for this call.
+
+    Parameters
+    ----------
+    frames
+        ``(timestamp, RGB uint8 image)`` pairs, e.g. from :func:`emo.data.video.iter_frames`.
+    refine, max_faces
+        See :func:`new_face_mesh`.
+    static
+        Detect in every frame independently instead of tracking.
+
+    Returns
+    -------
+    times : numpy.ndarray
+        ``(n_frames,)`` timestamps.
+    landmarks : numpy.ndarray
+        ``(n_frames, n_landmarks(refine), 3)`` pixel coordinates (x right, y down,
+        z away from the camera, in x's pixel scale); NaN rows where no face was found.
+    """
+    n_points = n_landmarks(refine)
+    times: list[float] = []
+    points: list[np.ndarray] = []
+    with new_face_mesh(static=static, refine=refine, max_faces=max_faces) as mesh:
+        for t, image in frames:
+            result = mesh.process(np.ascontiguousarray(image))
+            times.append(t)
+            points.append(_largest_face(result, image.shape[1], image.shape[0], n_points))
+    if not points:
+        return np.zeros(0), np.zeros((0, n_points, 3))
+    return np.asarray(times, dtype=float), np.stack(points)
+
+
+def upscale(image: np.ndarray, min_side: int = STATIC_MIN_SIDE) -> np.ndarray:
+    """Bicubic upscale so that the shorter side is at least ``min_side`` (grey -> RGB).
+
+    Examples
+    --------
+    >>> upscale(np.zeros((48, 48), np.uint8)).shape
+    (256, 256, 3)
+    """
+    if image.ndim == 2:
+        image = np.repeat(image[:, :, None], 3, axis=2)
+    height, width = image.shape[:2]
+    if min(height, width) >= min_side:
+        return image
+    factor = min_side / min(height, width)
+    size = (round(width * factor), round(height * factor))
+    return cv2.resize(image, size, interpolation=cv2.INTER_CUBIC)
+
+
+def image_landmarks(image: np.ndarray, *, refine: bool = True, max_faces: int = 1,
+                    min_side: int = STATIC_MIN_SIDE) -> np.ndarray:
+    """Landmarks of the largest face in a still image (static mode, small images upscaled).
+
+    Parameters
+    ----------
+    image
+        RGB or grey uint8 image.
+    refine, max_faces
+        See :func:`new_face_mesh`.
+    min_side
+        Upscale target of the shorter side (see :func:`upscale`).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n_landmarks(refine), 3)`` in the pixel units of the *original* image; NaN when
+        no face is found.
+    """
+    big = upscale(image, min_side)
+    _, pts = track_landmarks([(0.0, big)], refine=refine, max_faces=max_faces, static=True)
+    return pts[0] * (image.shape[1] / big.shape[1])

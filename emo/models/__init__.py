@@ -1,0 +1,25 @@
+"""Models on clip-level feature tables: per-modality classifiers, stacking fusion, evaluation.
+
+This package knows only feature tables (DataFrames indexed by clip id); it imports nothing from
+``emo.data`` or ``emo.features``.
+"""
+
+from emo.models.actors import ActorStandardiser, infer_actors
+from emo.models.bundle import BundleError, load_bundle, save_bundle
+from emo.models.evaluate import CVResult, actor_folds, cross_validate, uar
+from emo.models.fusion import StackingFusion
+from emo.models.modality import ModalityClassifier
+
+__all__ = [
+    "ActorStandardiser",
+    "BundleError",
+    "CVResult",
+    "ModalityClassifier",
+    "StackingFusion",
+    "actor_folds",
+    "cross_validate",
+    "infer_actors",
+    "load_bundle",
+    "save_bundle",
+    "uar",
+]
