@@ -2,9 +2,10 @@
 
 Data: ``/work/shared/data/body_kinematics/features.csv`` (Zhang et al. 2020, PhysioNet; 708
 motion-capture trials, 11 actors, 7 classes, 299 kinematic features). Read-only, never copied.
-The table is loaded with :func:`emo.api.import_table` when the lead's API provides it (``--id-column
-filename --actor-column actor_ID --label-column emotion --drop-columns gender,num_frames,duration``);
-otherwise with pandas, dropping the same columns (the script says which it used).
+The table is loaded with :func:`emo.api.import_table` when the lead's API provides it
+(``--id-column filename --actor-column actor_ID --label-column emotion --drop-columns
+gender,num_frames,duration``); otherwise with pandas, dropping the same columns (the script
+says which it used).
 
 Anchors from the literature for this corpus: SVM on kinematic features 61.3 % UAR, human raters
 61.9 %. Each row of the printed table is one fixed recipe (no setting is chosen on a test actor);
@@ -41,7 +42,7 @@ ID, ACTOR, LABEL = "filename", "actor_ID", "emotion"
 DROP = ("gender", "num_frames", "duration")
 ANCHORS = {"SVM on kinematic features (literature)": 0.613, "human raters (literature)": 0.619}
 
-#: A recipe: (X_train, y_train, actors_train, X_test, actors_test) -> probabilities (test x classes).
+#: A recipe: (X_train, y_train, actors_train, X_test, actors_test) -> test probabilities.
 Recipe = Callable[[pd.DataFrame, np.ndarray, np.ndarray, pd.DataFrame, np.ndarray], np.ndarray]
 
 
@@ -57,8 +58,7 @@ def load(path: Path) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, str]:
         with tempfile.TemporaryDirectory() as cache:
             clips = import_table(path, modality="body", id_column=ID, actor_column=ACTOR,
                                  label_column=LABEL, drop_columns=list(DROP), cache=cache)
-            table = feature_table(clips, modalities=["body"], cache=cache, n_jobs=1,
-                                  extractors={"body": {"name": "table", "modality": "body"}})
+            table = feature_table(clips, modalities=["body"], cache=cache, n_jobs=1)
         features = table.drop(columns=["actor", "label"])
         return features, table["label"].to_numpy(), table["actor"].astype(str).to_numpy(), \
             "emo.api.import_table"
@@ -195,7 +195,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"skipped: {args.data} not found")
         return 0
     x, y, actors, how = load(args.data)
-    print(f"{len(y)} clips, {x.shape[1]} features, {len(np.unique(actors))} actors; read with {how}")
+    print(f"{len(y)} clips, {x.shape[1]} features, {len(np.unique(actors))} actors; "
+          f"read with {how}")
     print(f"{'recipe':58s} {'UAR':>6s} {'worst actor':>12s} {'seconds':>8s}")
     for name, value in ANCHORS.items():
         print(f"{name:58s} {value:6.1%}")

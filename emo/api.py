@@ -14,7 +14,7 @@ import logging
 import platform
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -61,6 +61,54 @@ def index(data: DataArg, *, out: str | Path | None = None,
     if out is not None:
         write_manifest(clips, out)
     return clips
+
+
+#: Suffixes of media files taken as loose clips (audio-only or video).
+AUDIO_SUFFIXES = (".wav", ".flac", ".aif", ".aiff", ".mp3", ".ogg", ".m4a")
+VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".m4v", ".webm", ".png", ".jpg", ".jpeg",
+                  ".bmp")
+
+
+def clips_from_files(files: Sequence[str | Path], *,
+                     skeleton: str | Path | None = None) -> list[Clip]:
+    """Clips for loose media files, with no layout or manifest (id = file stem).
+
+    Parameters
+    ----------
+    files
+        Video or audio files (a video's sound track serves the audio modality).
+    skeleton
+        A Kinect skeleton file for the (single) clip.
+
+    Returns
+    -------
+    list of Clip
+
+    Raises
+    ------
+    LayoutError
+        For a file of unknown kind, or a skeleton with several files.
+    """
+    clips = []
+    for file in map(Path, files):
+        suffix = file.suffix.lower()
+        if suffix in AUDIO_SUFFIXES:
+            clips.append(Clip(file.stem, audio=file, origin=file))
+        elif suffix in VIDEO_SUFFIXES:
+            clips.append(Clip(file.stem, video=file, origin=file))
+        else:
+            raise LayoutError("unsupported media type (expected audio or video)", file)
+    if skeleton is not None:
+        if len(clips) != 1:
+            raise LayoutError("--skeleton goes with exactly one media file", skeleton)
+        clips[0] = replace(clips[0], skeleton=Path(skeleton))
+    return clips
+
+
+def is_media_file(path: str | Path) -> bool:
+    """Whether a path is a loose media file rather than a dataset folder or manifest."""
+    path = Path(path)
+    return path.is_file() and path.suffix.lower() in AUDIO_SUFFIXES + VIDEO_SUFFIXES
 
 
 def make_extractors(modalities: Sequence[str] | None = None,
@@ -430,9 +478,14 @@ def fit(
     if report:
         from emo.report import write_report
 
-        write_report(out, cv, timings=timings, top_features=fusion.top_features(),
-                     meta=meta)
+        write_report(out, cv, timings=timings, top_features=top_features(fusion), meta=meta)
     return FitResult(out, metrics, feats.report)
+
+
+def top_features(fusion: Any, n: int = 15) -> dict[str, pd.Series]:
+    """The ``n`` most important features of each modality's classifier."""
+    return {m: est.feature_importances_.sort_values(ascending=False).head(n)
+            for m, est in fusion.estimators_.items()}
 
 
 def _fingerprint(y: pd.Series, groups: pd.Series) -> dict[str, Any]:

@@ -401,15 +401,25 @@ def predict(
         "predictions.csv"),
     cache: CacheOpt = Path("cache"),
     jobs: JobsOpt = 1,
+    skeleton: Annotated[Path | None, typer.Option(
+        "--skeleton", help="Kinect file for a single loose media file.")] = None,
 ) -> None:
     """Predict clips: id, pred_<modality>, fused pred and proba_<class> per clip.
 
-    Example: emo predict model demo -o predictions.csv
+    DATA may also be loose media files (video or audio) with no layout or manifest.
+
+    Example: emo predict model demo -o predictions.csv;
+    emo predict model clip.mp4 --skeleton clip_kinect.txt
     """
     from emo import api
 
+    source: Any = data
+    if all(api.is_media_file(p) for p in data):
+        source = api.clips_from_files(data, skeleton=skeleton)
+    elif skeleton is not None:
+        raise typer.BadParameter("--skeleton goes with a loose media file", param_hint="--skeleton")
     with _progress("extracting") as progress:
-        result = api.predict(model, data, cache=cache, n_jobs=jobs, progress=progress)
+        result = api.predict(model, source, cache=cache, n_jobs=jobs, progress=progress)
     output.parent.mkdir(parents=True, exist_ok=True)
     result.frame.to_csv(output, index=False)
     _say(f"{len(result.frame)} predictions -> {output}")
@@ -454,6 +464,30 @@ def submit(
     raise typer.Exit(_failures(result.report))
 
 
+@app.command()
+def audit(
+    data: DataArgs,
+    labels: LabelsOpt = None,
+    speaker_pattern: SpeakerOpt = None,
+) -> None:
+    """Report leakage risks: how well recording names, their order in a session or take
+    times alone predict the labels (they must never be features or normalisation groups).
+
+    Example: emo audit demo
+    """
+    from emo import api
+    from emo.audit import audit as run_audit
+
+    findings = run_audit(api.index(data, **_layout(labels, speaker_pattern)))
+    for f in findings:
+        line = f"{f.level.upper():<8} {f.cue}: {f.message}"
+        if f.level == "warning":
+            print(line, file=sys.stderr)
+        else:
+            _say(line)
+    _result({"findings": [vars(f) for f in findings]})
+
+
 @cache_app.command("info")
 def cache_info(cache: CacheOpt = Path("cache")) -> None:
     """Size and entry counts per extractor.
@@ -467,6 +501,60 @@ def cache_info(cache: CacheOpt = Path("cache")) -> None:
         _say(f"{name:<30} {stats['entries']:>7} entries  {stats['bytes'] / 1e6:8.1f} MB")
     _say(f"{info['failed']} failed entries, {info['bytes'] / 1e6:.1f} MB in all")
     _result(info)
+
+
+@cache_app.command("verify")
+def cache_verify(cache: CacheOpt = Path("cache")) -> None:
+    """Re-read every entry; remove unreadable or inconsistent ones (they are recomputed).
+
+    Example: emo cache verify --cache cache
+    """
+    from emo.features.cache import FeatureCache
+
+    bad = FeatureCache(cache).verify()
+    for path in bad:
+        print(f"removed bad entry {path}", file=sys.stderr)
+    _say(f"{len(bad)} bad entries removed")
+    _result({"removed": [str(p) for p in bad]})
+    raise typer.Exit(1 if bad else 0)
+
+
+@cache_app.command("prune")
+def cache_prune(cache: CacheOpt = Path("cache")) -> None:
+    """Remove entries made by extractor versions other than the installed ones.
+
+    Example: emo cache prune --cache cache
+    """
+    from emo.features.base import available_extractors, get_extractor
+    from emo.features.cache import FeatureCache
+
+    current = {}
+    for modality, names in available_extractors().items():
+        if modality != "table":
+            for name in names:
+                current[name] = get_extractor(modality, name).version
+    removed = FeatureCache(cache).prune(current)
+    for folder in removed:
+        _say(f"removed {folder}")
+    _result({"removed": [str(p) for p in removed]})
+
+
+@app.command()
+def serve(
+    model: Annotated[Path | None, typer.Option("--model", help="Fitted model folder for "
+                                               "/predict.")] = None,
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    cache: CacheOpt = Path("cache"),
+    workers: Annotated[int, typer.Option(min=1, help="Extraction worker processes.")] = 1,
+) -> None:
+    """Serve extraction and prediction over HTTP (FastAPI; docs at /docs).
+
+    Example: emo serve --model model --port 8000
+    """
+    from emo.serve import run_server
+
+    run_server(model=model, host=host, port=port, cache=cache, workers=workers)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -15,3 +15,13 @@ def shared_data() -> Path:
     if not SHARED.is_dir():
         pytest.skip(f"real-data pack not found at {SHARED}")
     return SHARED
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small synthetic challenge-layout dataset (3 labelled actors x 7 emotions x 2 takes,
+    plus one test actor), written once per test session."""
+    from emo.synth import synthesise
+
+    return synthesise(tmp_path_factory.mktemp("tiny") / "data", actors=3, takes=2,
+                      test_actors=1, seed=0)

@@ -283,7 +283,7 @@ def _check_complete(path: Path, last: float, end: float | None, duration: float,
                     half_frame: float) -> None:
     """Raise when decoding stopped well before the segment end and the declared duration."""
     expected = duration if end is None else min(end, duration)
-    if duration > 0 and last < expected - max(6 * half_frame, 0.1) - 2 * half_frame:
+    if duration > 0 and last < expected - max(6 * half_frame, 0.1):
         shown = "no frame" if last == -math.inf else f"the frame at {last:.3f} s"
         raise MediaError(f"truncated video: decoding stopped after {shown}, "
                          f"but the video lasts {duration:g} s", path)

@@ -10,10 +10,13 @@ Layout under the cache folder::
 The key is the SHA-256 of the extractor's name, version and settings, the content
 hashes of the media it reads and the segment. Content hashes are computed once and
 remembered by (path, size, mtime). Every write goes to a temporary file in the same
-folder (never ending in ``.parquet``), is fsynced and renamed into place, so a killed
-run leaves nothing a later run would trust. An advisory lock per key (``flock``,
-released by the kernel if the process dies) keeps two processes from computing the
-same entry twice.
+folder (``.<name>.<host>.<pid>.<random>.tmp``, never ending in ``.parquet``), is
+fsynced and renamed into place, so a killed run leaves nothing a later run would
+trust; an entry only counts as present when Parquet's magic bytes close it. An
+advisory lock per key (``flock``, released by the kernel if the process dies) keeps
+two processes from computing the same entry twice. What a killed run leaves behind
+(temporaries of dead processes, lock files nobody holds, SQLite's ``-wal`` file) is
+harmless and swept by :meth:`FeatureCache.sweep` at the start of the next run.
 """
 
 from __future__ import annotations
@@ -23,7 +26,9 @@ import errno
 import fcntl
 import hashlib
 import json
+import logging
 import os
+import socket
 import sqlite3
 import tempfile
 import time
@@ -37,7 +42,17 @@ FEATURES = "features"
 FAILED = "failed"
 LOCKS = "locks"
 HASHES = "hashes.sqlite"
+#: Temporaries written on another host, whose processes cannot be checked, count as
+#: orphans after this many seconds.
+STALE_SECONDS = 24 * 3600
 _CHUNK = 1 << 20
+_MAGIC = b"PAR1"
+
+log = logging.getLogger(__name__)
+
+
+def _host() -> str:
+    return socket.gethostname().replace(".", "_") or "host"
 
 
 def _fsync_dir(path: Path) -> None:
@@ -51,6 +66,10 @@ def _fsync_dir(path: Path) -> None:
 def atomic_write(path: Path, data: bytes) -> None:
     """Write bytes to ``path`` atomically (temporary file, fsync, rename, fsync folder).
 
+    The temporary ``.<stem>.<host>.<pid>.<random>.tmp`` lies in the same folder, so the
+    rename is atomic, and names its writer, so :meth:`FeatureCache.sweep` can tell an
+    orphan from a file being written.
+
     Parameters
     ----------
     path
@@ -59,7 +78,8 @@ def atomic_write(path: Path, data: bytes) -> None:
         The content.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.{_host()}.{os.getpid()}.",
+                               suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -70,6 +90,60 @@ def atomic_write(path: Path, data: bytes) -> None:
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+
+
+def _write(path: Path, data: bytes) -> None:
+    """:func:`atomic_write`, with a full disk or a read-only folder as a CacheError."""
+    try:
+        atomic_write(path, data)
+    except OSError as exc:
+        raise CacheError(f"cannot write cache entry: {exc.strerror or exc}", path) from exc
+
+
+def is_orphan(tmp: Path, now: float | None = None) -> bool:
+    """Whether a temporary file was left by a writer that no longer runs.
+
+    Parameters
+    ----------
+    tmp
+        A ``.<stem>.<host>.<pid>.<random>.tmp`` file.
+    now
+        The current time (default: :func:`time.time`).
+
+    Returns
+    -------
+    bool
+        True when its writer ran on this host and is gone, or when it is older than
+        :data:`STALE_SECONDS`.
+    """
+    parts = tmp.name.split(".")
+    if len(parts) >= 6 and parts[-4] == _host() and parts[-3].isdigit():
+        try:
+            os.kill(int(parts[-3]), 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:  # alive, owned by someone else
+            return False
+        return False
+    try:
+        return (now or time.time()) - tmp.stat().st_mtime > STALE_SECONDS
+    except FileNotFoundError:
+        return False
+
+
+def is_parquet(path: Path) -> bool:
+    """Whether a file starts and ends with Parquet's magic bytes (two 4-byte reads).
+
+    Catches empty and truncated files without parsing them.
+    """
+    try:
+        with path.open("rb") as f:
+            if f.read(4) != _MAGIC:
+                return False
+            f.seek(-4, os.SEEK_END)
+            return f.read(4) == _MAGIC
+    except OSError:
+        return False
 
 
 def file_digest(path: Path) -> str:
@@ -103,6 +177,7 @@ class FeatureCache:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
         self._db: sqlite3.Connection | None = None
+        self._no_db = False
 
     # -- keys ---------------------------------------------------------------------------
     @staticmethod
@@ -117,45 +192,71 @@ class FeatureCache:
     def content_hash(self, path: Path) -> str:
         """SHA-256 of a media file, remembered by (path, size, mtime) in ``hashes.sqlite``.
 
+        A broken or foreign ``hashes.sqlite`` only costs re-hashing (with a warning).
+
         Raises
         ------
         MediaError
-            When the file cannot be read.
+            When the file is missing, a folder, or cannot be read.
         """
         try:
             st = path.stat()
         except OSError as exc:
             raise MediaError(f"cannot read: {exc.strerror}", path) from exc
+        if not path.is_file():
+            raise MediaError("not a file", path)
         ident = (str(path.resolve()), st.st_size, st.st_mtime_ns)
         db = self._hash_db()
-        row = db.execute(
-            "SELECT digest FROM hashes WHERE path=? AND size=? AND mtime=?", ident
-        ).fetchone()
-        if row:
-            return row[0]
+        if db is not None:
+            with contextlib.suppress(sqlite3.Error):
+                row = db.execute(
+                    "SELECT digest FROM hashes WHERE path=? AND size=? AND mtime=?", ident
+                ).fetchone()
+                if row:
+                    return row[0]
         try:
             digest = file_digest(path)
         except OSError as exc:
             raise MediaError(f"cannot read: {exc.strerror}", path) from exc
-        with contextlib.suppress(sqlite3.OperationalError):  # a busy memo only costs a rehash
-            db.execute("INSERT OR REPLACE INTO hashes VALUES (?, ?, ?, ?)", (*ident, digest))
-            db.commit()
+        if db is not None:
+            with contextlib.suppress(sqlite3.Error):  # a busy memo only costs a rehash
+                db.execute("INSERT OR REPLACE INTO hashes VALUES (?, ?, ?, ?)", (*ident, digest))
+                db.commit()
         return digest
 
-    def _hash_db(self) -> sqlite3.Connection:
-        if self._db is None:
+    def _hash_db(self) -> sqlite3.Connection | None:
+        """The content-hash memo, or ``None`` (hash every time) when it is unusable."""
+        if self._db is None and not self._no_db:
             self.root.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.root / HASHES, timeout=30)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS hashes (path TEXT PRIMARY KEY, size INTEGER, "
-                "mtime INTEGER, digest TEXT)"
-            )
+            path = self.root / HASHES
+            db = sqlite3.connect(path, timeout=30)
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute(
+                    "CREATE TABLE IF NOT EXISTS hashes (path TEXT PRIMARY KEY, size INTEGER, "
+                    "mtime INTEGER, digest TEXT)"
+                )
+            except sqlite3.Error as exc:
+                db.close()
+                log.warning("%s: content-hash memo unusable (%s); hashing every file "
+                            "(delete it to start a new one)", path, exc)
+                self._no_db = True
+                return None
             self._db = db
         return self._db
 
+    def close(self) -> None:
+        """Close the content-hash memo; it reopens on demand.
+
+        The last connection to close checkpoints SQLite's write-ahead log and removes
+        ``hashes.sqlite-wal`` and ``-shm``.
+        """
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
     def __getstate__(self) -> dict[str, Any]:
-        return {"root": self.root, "_db": None}
+        return {"root": self.root, "_db": None, "_no_db": self._no_db}
 
     # -- entries ------------------------------------------------------------------------
     def path(self, key: str, identity: Mapping[str, Any]) -> Path:
@@ -165,8 +266,8 @@ class FeatureCache:
         return self.root / FEATURES / modality / folder / key[:2] / f"{key}.parquet"
 
     def has(self, key: str, identity: Mapping[str, Any]) -> bool:
-        """Whether an entry exists (without reading it)."""
-        return self.path(key, identity).is_file()
+        """Whether a complete entry exists (Parquet magic bytes at both ends; not parsed)."""
+        return is_parquet(self.path(key, identity))
 
     def get(self, key: str, identity: Mapping[str, Any]) -> dict[str, float] | None:
         """Read an entry's features, or ``None`` when absent or unreadable.
@@ -184,14 +285,20 @@ class FeatureCache:
         except Exception:  # noqa: BLE001 - any unreadable file means "not cached"
             return None
         meta = table.schema.metadata or {}
-        if meta.get(b"emo.key", b"").decode() != key:
+        if meta.get(b"emo.key", b"").decode() != key or table.num_rows != 1:
             return None
         return {name: float(col[0].as_py()) if col[0].is_valid else float("nan")
                 for name, col in zip(table.column_names, table.columns, strict=True)}
 
     def put(self, key: str, identity: Mapping[str, Any], features: Mapping[str, float],
             sources: list[str] | None = None) -> Path:
-        """Store one row of features atomically, with the extractor identity as metadata."""
+        """Store one row of features atomically, with the extractor identity as metadata.
+
+        Raises
+        ------
+        CacheError
+            When the cache folder cannot be written (full disk, read-only).
+        """
         import pyarrow as pa
         import pyarrow.parquet as pq
 
@@ -211,7 +318,7 @@ class FeatureCache:
         sink = pa.BufferOutputStream()
         pq.write_table(table, sink, compression="zstd")
         path = self.path(key, identity)
-        atomic_write(path, sink.getvalue().to_pybytes())
+        _write(path, sink.getvalue().to_pybytes())
         self.clear_failure(key)
         return path
 
@@ -225,10 +332,25 @@ class FeatureCache:
             return None
 
     def record_failure(self, key: str, identity: Mapping[str, Any], clip_id: str,
-                       reason: str) -> None:
-        """Remember that a key failed and why (retried only on request)."""
+                       reason: str, *, message: str | None = None) -> None:
+        """Remember that a key failed and why (retried only on request).
+
+        Parameters
+        ----------
+        key, identity
+            The entry that could not be computed.
+        clip_id
+            The clip it was computed for.
+        reason
+            The full message (file: problem).
+        message
+            The problem without the file name, to restate it for another clip with the
+            same content.
+        """
         record = {"clip": clip_id, "reason": reason, "time": time.time(), **identity}
-        atomic_write(self.root / FAILED / f"{key}.json", json.dumps(record).encode())
+        if message is not None:
+            record["message"] = message
+        _write(self.root / FAILED / f"{key}.json", json.dumps(record).encode())
 
     def clear_failure(self, key: str) -> None:
         """Forget a recorded failure."""
@@ -245,31 +367,44 @@ class FeatureCache:
         """
         path = self.root / LOCKS / f"{key}.lock"
         path.parent.mkdir(parents=True, exist_ok=True)
-        while True:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
-            except OSError as exc:
-                os.close(fd)
-                if exc.errno in (errno.EAGAIN, errno.EACCES):
-                    yield False
-                    return
-                raise CacheError(f"cannot lock: {exc.strerror}", path) from exc
-            try:
-                same = os.fstat(fd).st_ino == os.stat(path).st_ino
-            except FileNotFoundError:
-                same = False
-            if same:
-                break
-            os.close(fd)
+        fd = _acquire(path, blocking)
+        if fd is None:
+            yield False
+            return
         try:
             yield True
         finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(path)
-            os.close(fd)
+            _release(path, fd)
 
     # -- maintenance --------------------------------------------------------------------
+    def sweep(self) -> int:
+        """Remove what killed runs left: orphaned temporaries and lock files nobody holds.
+
+        Safe while other processes use the cache: a temporary whose writer still runs
+        and a held lock are kept.
+
+        Returns
+        -------
+        int
+            How many files were removed.
+        """
+        removed = 0
+        now = time.time()
+        for tmp in [*(self.root / FEATURES).glob("*/*/*/.*.tmp"),
+                    *(self.root / FAILED).glob(".*.tmp")]:
+            if is_orphan(tmp, now):
+                with contextlib.suppress(FileNotFoundError):
+                    tmp.unlink()
+                    removed += 1
+        for path in (self.root / LOCKS).glob("*.lock"):
+            fd = _acquire(path, blocking=False, create=False)
+            if fd is not None:
+                _release(path, fd)
+                removed += 1
+        if removed:
+            log.debug("%s: swept %d left-over file(s) of killed runs", self.root, removed)
+        return removed
+
     def entries(self) -> Iterator[Path]:
         """Every Parquet entry."""
         yield from sorted((self.root / FEATURES).glob("*/*/*/*.parquet"))
@@ -290,15 +425,23 @@ class FeatureCache:
                 "bytes": total}
 
     def verify(self) -> list[Path]:
-        """Re-read every entry; remove and return the ones that are unreadable or whose
-        metadata does not match their file name."""
+        """Re-read every entry; remove and return the ones that are unreadable, not one
+        row, or whose metadata does not match their file and folder names.
+
+        Left-overs of killed runs are swept as well (see :meth:`sweep`).
+        """
         import pyarrow.parquet as pq
 
+        self.sweep()
         bad = []
         for path in self.entries():
             try:
-                meta = pq.read_schema(path).metadata or {}
-                ok = meta.get(b"emo.key", b"").decode() == path.stem
+                meta = pq.read_metadata(path)
+                kv = meta.metadata or {}
+                folder = (f"{kv.get(b'emo.extractor', b'').decode()}-"
+                          f"{kv.get(b'emo.extractor_version', b'').decode()}")
+                ok = (kv.get(b"emo.key", b"").decode() == path.stem and meta.num_rows == 1
+                      and folder == path.parents[1].name)
             except Exception:  # noqa: BLE001 - any unreadable file is bad
                 ok = False
             if not ok:
@@ -307,7 +450,8 @@ class FeatureCache:
         return bad
 
     def prune(self, current: Mapping[str, str]) -> list[Path]:
-        """Remove entries of extractor versions other than the installed ones.
+        """Remove entries and failure records of extractor versions other than the
+        installed ones.
 
         Parameters
         ----------
@@ -328,4 +472,52 @@ class FeatureCache:
             if name in current and current[name] != version:
                 shutil.rmtree(folder)
                 removed.append(folder)
+        for path in (self.root / FAILED).glob("*.json"):
+            record = self.failure(path.stem) or {}
+            name = record.get("extractor")
+            if name in current and current[name] != str(record.get("version")):
+                path.unlink(missing_ok=True)
+        self.sweep()
         return removed
+
+
+def _acquire(path: Path, blocking: bool, create: bool = True) -> int | None:
+    """Open and ``flock`` a lock file; the descriptor, or ``None`` when it is held
+    elsewhere (non-blocking) or gone (``create=False``).
+
+    After the lock is granted, the file must still be the one at ``path`` (a releasing
+    holder unlinks it); otherwise the attempt starts over on the new file.
+    """
+    flags = os.O_RDWR | (os.O_CREAT if create else 0)
+    while True:
+        try:
+            fd = os.open(path, flags, 0o644)
+        except FileNotFoundError:
+            if create:
+                raise
+            return None
+        except OSError as exc:
+            raise CacheError(f"cannot open lock file: {exc.strerror}", path) from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                return None
+            raise CacheError(f"cannot lock: {exc.strerror}", path) from exc
+        try:
+            same = os.fstat(fd).st_ino == os.stat(path).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            return fd
+        os.close(fd)
+        if not create:
+            return None
+
+
+def _release(path: Path, fd: int) -> None:
+    """Remove a held lock file, then drop the lock (waiters then see it replaced)."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+    os.close(fd)

@@ -10,6 +10,7 @@ to the cache itself: an interrupted run keeps every finished clip.
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,12 +18,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from emo.data.clip import Clip
-from emo.errors import EmoError, FeatureError
+from emo.errors import CacheError, EmoError, FeatureError
 from emo.features.base import Extractor, get_extractor
 from emo.features.cache import FeatureCache
 
 if TYPE_CHECKING:
     import pandas as pd
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -112,8 +115,14 @@ def plan(
     return tasks
 
 
-def _compute(task: Task, root: Path, blocking: bool) -> tuple[str, Task, str, float]:
-    """Worker: compute one task and store it. Returns (status, task, reason, seconds)."""
+def _compute(task: Task, root: Path, blocking: bool,
+             retry_since: float | None) -> tuple[str, Task, str, float]:
+    """Worker: compute one task and store it. Returns (status, task, reason, seconds).
+
+    Under the key's lock, an entry or a failure another process stored meanwhile is
+    taken as the answer (a failure recorded before ``retry_since`` is retried; ``None``:
+    failures are never retried here), so no key is computed twice.
+    """
     cache = FeatureCache(root)
     identity = task.extractor.identity()
     with cache.lock(task.key, blocking=blocking) as acquired:
@@ -121,29 +130,48 @@ def _compute(task: Task, root: Path, blocking: bool) -> tuple[str, Task, str, fl
             return "busy", task, "", 0.0
         if cache.has(task.key, identity):
             return "cached", task, "", 0.0
+        record = cache.failure(task.key)
+        if record is not None and (retry_since is None
+                                   or record.get("time", 0.0) >= retry_since):
+            return "failed", task, recorded_reason(record, task), 0.0
         t0 = time.perf_counter()
+        path = task.clip.media_for(task.modality)
         try:
             features = task.extractor.extract(task.clip)
             if not features:
-                raise FeatureError("the extractor returned no features", task.clip.origin)
+                raise FeatureError("the extractor returned no features", path)
         except EmoError as exc:
-            reason = str(exc)
+            reason, message = str(exc), exc.reason if exc.path is not None else str(exc)
         except Exception as exc:  # noqa: BLE001 - a broken clip must not stop the batch
-            path = task.clip.media_for(task.modality)
-            reason = f"{path}: {type(exc).__name__}: {exc}"
+            message = f"{type(exc).__name__}: {exc}"
+            reason = f"{path}: {message}"
         else:
             sources = [str(p) for p in task.extractor.sources(task.clip)]
             cache.put(task.key, identity, features, sources)
             return "computed", task, "", time.perf_counter() - t0
-        cache.record_failure(task.key, identity, task.clip.id, reason)
+        cache.record_failure(task.key, identity, task.clip.id, reason, message=message)
         return "failed", task, reason, time.perf_counter() - t0
 
 
+def recorded_reason(record: Mapping[str, Any], task: Task) -> str:
+    """The reason of a recorded failure, as it applies to ``task``.
+
+    Keys depend on content, not names: when another clip with byte-identical media
+    failed (two empty files, say), its message is restated with this clip's file.
+    """
+    reason = str(record.get("reason", "failed"))
+    if record.get("clip") == task.clip.id or "message" not in record:
+        return reason
+    return (f"{task.clip.media_for(task.modality)}: {record['message']} "
+            f"(same content as clip {record['clip']!r})")
+
+
 def _run_parallel(tasks: list[Task], root: Path, n_jobs: int, blocking: bool,
-                  dask: str | None) -> Iterator[tuple[str, Task, str, float]]:
+                  dask: str | None, retry_since: float | None,
+                  ) -> Iterator[tuple[str, Task, str, float]]:
     if n_jobs == 1 and dask is None:
         for task in tasks:
-            yield _compute(task, root, blocking)
+            yield _compute(task, root, blocking, retry_since)
         return
     from joblib import Parallel, delayed, parallel_config
 
@@ -152,7 +180,7 @@ def _run_parallel(tasks: list[Task], root: Path, n_jobs: int, blocking: bool,
             stack.enter_context(_dask_client(dask))
             stack.enter_context(parallel_config(backend="dask"))
         parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered", batch_size=1)
-        yield from parallel(delayed(_compute)(t, root, blocking) for t in tasks)
+        yield from parallel(delayed(_compute)(t, root, blocking, retry_since) for t in tasks)
 
 
 @contextlib.contextmanager
@@ -206,7 +234,12 @@ def run(
     ExtractionReport
     """
     report = ExtractionReport()
-    tasks = plan(clips, extractors, cache, report)
+    started = time.time()
+    cache.sweep()
+    try:
+        tasks = plan(clips, extractors, cache, report)
+    finally:
+        cache.close()
     todo = []
     for task in tasks:
         identity = task.extractor.identity()
@@ -215,7 +248,7 @@ def run(
             continue
         record = None if retry_failed else cache.failure(task.key)
         if record is not None:
-            reason = record.get("reason", "failed")
+            reason = recorded_reason(record, task)
             report.failures.append(Failure(task.clip.id, task.modality,
                                            f"{reason} (failed before; --retry-failed to retry)"))
             continue
@@ -223,12 +256,15 @@ def run(
     if progress is not None:
         progress(len(todo))
     busy: list[Task] = []
+    retry_since = started if retry_failed else None
     for blocking, batch in ((False, todo), (True, busy)):
         for status, task, reason, seconds in _run_parallel(batch, cache.root, n_jobs, blocking,
-                                                           dask):
+                                                           dask, retry_since):
             if status == "busy":
                 busy.append(task)
                 continue
+            log.debug("%s %s [%s] %s (%.2f s)", status, task.clip.id, task.modality,
+                      task.key, seconds)
             if progress is not None:
                 progress(1)
             report.seconds[task.modality] = report.seconds.get(task.modality, 0.0) + seconds
@@ -250,14 +286,24 @@ def collect(tasks: Iterable[Task], cache: FeatureCache) -> dict[str, pd.DataFram
     -------
     dict
         Modality -> DataFrame (float feature columns; rows in task order).
+
+    Raises
+    ------
+    CacheError
+        When an entry :func:`run` found or wrote has vanished or become unreadable
+        since (removed by ``emo cache prune`` meanwhile, damaged disk): a table with
+        the clip silently missing would lie.
     """
     import pandas as pd
 
     rows: dict[str, dict[str, dict[str, float]]] = {}
     for task in tasks:
-        features = cache.get(task.key, task.extractor.identity())
+        identity = task.extractor.identity()
+        features = cache.get(task.key, identity)
         if features is None:
-            continue
+            raise CacheError(f"entry of clip {task.clip.id!r} ({task.modality}) is missing or "
+                             "unreadable; run `emo cache verify`, then this command again",
+                             cache.path(task.key, identity))
         rows.setdefault(task.modality, {})[task.clip.id] = features
     tables = {}
     for modality, by_id in rows.items():

@@ -9,6 +9,8 @@ actors into pseudo-actors from identity cues so the same normalisation can be us
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -17,6 +19,8 @@ from sklearn.metrics import silhouette_score
 from sklearn.utils.validation import check_is_fitted
 
 __all__ = ["ActorStandardiser", "group_labels", "infer_actors"]
+
+METHODS = ("zscore", "rank")
 
 
 def group_labels(index: pd.Index, groups: pd.Series | np.ndarray | None) -> np.ndarray:
@@ -47,9 +51,11 @@ def group_labels(index: pd.Index, groups: pd.Series | np.ndarray | None) -> np.n
 def _group_stats(values: np.ndarray, labels: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Per-group NaN-aware mean, standard deviation and clip count of each column."""
     stats = {}
-    for label in pd.unique(labels):
-        block = values[labels == label]
-        stats[label] = (np.nanmean(block, axis=0), np.nanstd(block, axis=0), len(block))
+    with warnings.catch_warnings():  # a column all NaN in a group: its stats are NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for label in pd.unique(labels):
+            block = values[labels == label]
+            stats[label] = (np.nanmean(block, axis=0), np.nanstd(block, axis=0), len(block))
     return stats
 
 
@@ -63,6 +69,10 @@ class ActorStandardiser(TransformerMixin, BaseEstimator):
 
     Parameters
     ----------
+    method : {"zscore", "rank"}, default="zscore"
+        ``"zscore"`` subtracts the group mean and divides by the group standard deviation;
+        ``"rank"`` replaces each value by its mid-percentile rank within the group (robust to
+        outliers; small groups are ranked within the training data instead).
     min_group_size : int, default=5
         Smallest number of clips for a group to be normalised by its own statistics.
     eps : float, default=1e-6
@@ -72,6 +82,8 @@ class ActorStandardiser(TransformerMixin, BaseEstimator):
     ----------
     mean_, scale_ : numpy.ndarray
         Pooled mean and standard deviation of the training data (fallback statistics).
+    reference_ : numpy.ndarray
+        Training values sorted per column (fallback reference of ``"rank"``).
     group_stats_ : dict
         Group -> (mean, std, clip count) of the groups seen in :meth:`fit` with at least
         ``min_group_size`` clips.
@@ -86,7 +98,8 @@ class ActorStandardiser(TransformerMixin, BaseEstimator):
     [-1.0, 1.0, -1.0, 1.0]
     """
 
-    def __init__(self, min_group_size: int = 5, eps: float = 1e-6) -> None:
+    def __init__(self, method: str = "zscore", min_group_size: int = 5, eps: float = 1e-6) -> None:
+        self.method = method
         self.min_group_size = min_group_size
         self.eps = eps
 
@@ -108,9 +121,12 @@ class ActorStandardiser(TransformerMixin, BaseEstimator):
         """
         values = np.asarray(X, dtype=float)
         self.n_features_in_ = values.shape[1]
-        self.mean_ = np.nan_to_num(np.nanmean(values, axis=0))
-        self.scale_ = np.nan_to_num(np.nanstd(values, axis=0))
         index = X.index if isinstance(X, pd.DataFrame) else pd.RangeIndex(len(values))
+        pooled_mean, pooled_std, _ = _group_stats(values, np.zeros(len(values)))[0]
+        self.mean_, self.scale_ = np.nan_to_num(pooled_mean), np.nan_to_num(pooled_std)
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
+        self.reference_ = np.sort(values, axis=0)  # NaN sort last
         stats = _group_stats(values, group_labels(index, groups))
         self.group_stats_ = {g: s for g, s in stats.items() if s[2] >= self.min_group_size}
         return self
@@ -136,12 +152,28 @@ class ActorStandardiser(TransformerMixin, BaseEstimator):
         labels = group_labels(frame.index, groups)
         out = np.empty_like(values)
         for label, (mean, std, count) in _group_stats(values, labels).items():
+            rows = labels == label
+            if self.method == "rank":
+                out[rows] = self._rank(values[rows], count >= self.min_group_size)
+                continue
             if count < self.min_group_size:
                 mean, std, _ = self.group_stats_.get(label, (self.mean_, self.scale_, 0))
             std = np.where(np.nan_to_num(std) > self.eps, std, 1.0)
-            rows = labels == label
             out[rows] = (values[rows] - np.nan_to_num(mean)) / std
         return pd.DataFrame(out, index=frame.index, columns=frame.columns)
+
+    def _rank(self, block: np.ndarray, own: bool) -> np.ndarray:
+        """Percentile rank of each value within ``block`` (``own``) or within the training data."""
+        out = np.full_like(block, np.nan)
+        for j in range(block.shape[1]):
+            reference = block[:, j] if own else self.reference_[:, j]
+            reference = np.sort(reference[~np.isnan(reference)])
+            valid = ~np.isnan(block[:, j])
+            if len(reference):
+                below = np.searchsorted(reference, block[valid, j], side="left")
+                upto = np.searchsorted(reference, block[valid, j], side="right")
+                out[valid, j] = (below + upto) / (2.0 * len(reference))
+        return out
 
     def fit_transform(self, X: pd.DataFrame, y: object = None, groups: object = None) -> pd.DataFrame:
         """Fit on ``X`` and return it normalised (see :meth:`fit` and :meth:`transform`)."""

@@ -29,7 +29,16 @@ MODEL_FILE = "model.joblib"
 META_FILE = "bundle.json"
 #: Version of the bundle layout itself.
 BUNDLE_FORMAT = 1
-PACKAGES = ("emo", "lightgbm", "xgboost", "scikit-learn", "numpy", "pandas", "joblib")
+#: Packages recorded in a bundle -> distribution names that may provide them.
+PACKAGES = {
+    "emo": ("emo-fusion", "emo"),
+    "lightgbm": ("lightgbm",),
+    "xgboost": ("xgboost-cpu", "xgboost"),
+    "scikit-learn": ("scikit-learn",),
+    "numpy": ("numpy",),
+    "pandas": ("pandas",),
+    "joblib": ("joblib",),
+}
 
 
 def package_versions() -> dict[str, str]:
@@ -39,13 +48,20 @@ def package_versions() -> dict[str, str]:
     distribution; a missing library is reported as ``"not installed"``.
     """
     versions = {"python": platform.python_version()}
-    for name in PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            fallback = getattr(sys.modules.get(name), "__version__", None)
-            versions[name] = fallback or "not installed"
+    for name, distributions in PACKAGES.items():
+        versions[name] = getattr(sys.modules.get(name), "__version__", None) or "not installed"
+        for distribution in distributions:
+            try:
+                versions[name] = metadata.version(distribution)
+                break
+            except metadata.PackageNotFoundError:
+                continue
     return versions
+
+
+def _extractor_version(identity: object) -> str:
+    """Version of an extractor recorded either as a string or as an identity dict."""
+    return str(identity.get("version") if isinstance(identity, dict) else identity)
 
 
 def _major(version: str) -> str:
@@ -81,7 +97,7 @@ def save_bundle(path: str | Path, fusion: StackingFusion, meta: dict | None = No
         Fitted model.
     meta : dict or None
         JSON-able extras recorded in ``bundle.json``; the keys ``extractors`` (name -> version of
-        each feature extractor) and ``cv`` (e.g. :meth:`CVResult.to_dict`) are checked or shown
+        each feature extractor, or name -> identity dict with a ``version`` key) and ``cv`` (e.g. :meth:`CVResult.to_dict`) are checked or shown
         by :func:`load_bundle` and the reports.
 
     Returns
@@ -169,9 +185,9 @@ def load_bundle(
         )
     recorded = info.get("extractors", {})
     differ = [
-        f"{name}: bundle {recorded[name]} vs now {version}"
+        f"{name}: bundle {_extractor_version(recorded[name])} vs now {version}"
         for name, version in sorted((expected_extractors or {}).items())
-        if name in recorded and str(recorded[name]) != str(version)
+        if name in recorded and _extractor_version(recorded[name]) != str(version)
     ]
     if differ:
         raise BundleError(

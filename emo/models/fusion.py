@@ -9,6 +9,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
+from emo.models.actors import ActorStandardiser
 from emo.models.evaluate import actor_folds
 from emo.models.modality import ModalityClassifier
 
@@ -54,6 +55,8 @@ class StackingFusion(BaseEstimator):
         (no inner cross-validation needed).
     meta_C : float, default=0.1
         Inverse L2 strength of the logistic meta-learner.
+    meta_actor_norm : bool, default=True
+        Z-score the meta-learner's log-probability inputs within each actor (``groups``).
     n_splits : int, default=5
         Inner folds for the out-of-fold probabilities (capped by the number of actors).
     random_state : int, default=0
@@ -73,6 +76,8 @@ class StackingFusion(BaseEstimator):
         Feature columns of each modality.
     meta_estimator_ : estimator or None
         Fitted meta-learner (None for ``"average"``).
+    meta_standardiser_ : ActorStandardiser
+        Per-actor normaliser of the meta-features (with ``meta_actor_norm``, not ``"average"``).
     oof_proba_ : dict of str to pandas.DataFrame
         Inner out-of-fold probabilities of each modality (empty for ``"average"``).
 
@@ -95,6 +100,7 @@ class StackingFusion(BaseEstimator):
         base: ModalityClassifier | None = None,
         meta: str = "logreg",
         meta_C: float = 0.1,
+        meta_actor_norm: bool = True,
         n_splits: int = 5,
         random_state: int = 0,
         n_jobs: int | None = None,
@@ -102,6 +108,7 @@ class StackingFusion(BaseEstimator):
         self.base = base
         self.meta = meta
         self.meta_C = meta_C
+        self.meta_actor_norm = meta_actor_norm
         self.n_splits = n_splits
         self.random_state = random_state
         self.n_jobs = n_jobs
@@ -180,22 +187,35 @@ class StackingFusion(BaseEstimator):
         self.meta_estimator_ = None
         if self.meta != "average":
             self.meta_estimator_ = self._make_meta().fit(
-                self._meta_features(self.oof_proba_, y.index), y.to_numpy()
+                self._meta_features(self.oof_proba_, y.index, groups, fit=True), y.to_numpy()
             )
         return self
 
-    def _meta_features(self, proba: dict[str, pd.DataFrame], ids: pd.Index) -> np.ndarray:
-        """Meta-learner input: per modality, class (log-)probabilities then availability."""
-        blocks = []
-        uniform = 1.0 / len(self.classes_)
+    def _meta_features(
+        self, proba: dict[str, pd.DataFrame], ids: pd.Index, groups: pd.Series | None, *, fit: bool
+    ) -> np.ndarray:
+        """Meta-learner input: per modality, class log-probabilities then availability.
+
+        With ``meta_actor_norm`` the log-probabilities are z-scored within each actor (label-free,
+        like the base features), which removes an actor's bias towards some classes; a missing
+        modality is then set to its actor mean (0) and flagged by its availability column.
+        """
+        logs, available = [], []
         for m in self.modalities_:
             frame = proba.get(m, pd.DataFrame(columns=self.classes_, dtype=float)).reindex(ids)
-            available = frame.notna().all(axis=1).to_numpy(dtype=float)
-            values = frame.fillna(uniform).to_numpy(dtype=float)
-            if self.meta == "logreg":
-                values = np.log(np.clip(values, PROBA_FLOOR, 1.0))
-            blocks.extend([values, available[:, None]])
-        return np.hstack(blocks)
+            available.append(frame.notna().all(axis=1).to_numpy(dtype=float)[:, None])
+            logs.append(np.log(frame.clip(lower=PROBA_FLOOR)).add_prefix(f"{m}__"))
+        values = pd.concat(logs, axis=1)
+        if self.meta_actor_norm:
+            if fit:
+                self.meta_standardiser_ = ActorStandardiser()
+                values = self.meta_standardiser_.fit_transform(values, groups=groups)
+            else:
+                values = self.meta_standardiser_.transform(values, groups=groups)
+            values = values.fillna(0.0)
+        else:
+            values = values.fillna(np.log(1.0 / len(self.classes_)))
+        return np.hstack([values.to_numpy(), *available])
 
     def predict_proba_modalities(
         self, tables: dict[str, pd.DataFrame], groups: pd.Series | None = None
@@ -251,7 +271,8 @@ class StackingFusion(BaseEstimator):
             stacked = np.stack([p.reindex(ids).to_numpy(dtype=float) for p in proba.values()])
             fused = np.nanmean(stacked, axis=0)
         else:
-            fused = self.meta_estimator_.predict_proba(self._meta_features(proba, ids))
+            features = self._meta_features(proba, ids, groups, fit=False)
+            fused = self.meta_estimator_.predict_proba(features)
         return pd.DataFrame(fused, index=ids, columns=self.classes_)
 
     def predict(

@@ -62,6 +62,8 @@ class ModalityClassifier(ClassifierMixin, BaseEstimator):
         L2 penalty on leaf values.
     actor_norm : bool, default=True
         Z-score features within each actor (``groups``); needs ``groups`` to be useful.
+    norm_method : {"zscore", "rank"}, default="zscore"
+        Per-actor normalisation (see :class:`~emo.models.actors.ActorStandardiser`).
     early_stopping : bool, default=False
         Choose the number of rounds on an inner actor-grouped validation split, then refit on all
         clips; turned off, with a warning, when there are fewer than 4 actors or 60 clips.
@@ -108,6 +110,7 @@ class ModalityClassifier(ClassifierMixin, BaseEstimator):
         colsample: float = 0.5,
         reg_lambda: float = 1.0,
         actor_norm: bool = True,
+        norm_method: str = "zscore",
         early_stopping: bool = False,
         random_state: int = 0,
         n_jobs: int = 1,
@@ -122,6 +125,7 @@ class ModalityClassifier(ClassifierMixin, BaseEstimator):
         self.colsample = colsample
         self.reg_lambda = reg_lambda
         self.actor_norm = actor_norm
+        self.norm_method = norm_method
         self.early_stopping = early_stopping
         self.random_state = random_state
         self.n_jobs = n_jobs
@@ -168,7 +172,7 @@ class ModalityClassifier(ClassifierMixin, BaseEstimator):
         if not self.actor_norm:
             return X
         if fit:
-            self.standardiser_ = ActorStandardiser()
+            self.standardiser_ = ActorStandardiser(method=self.norm_method)
             return self.standardiser_.fit_transform(X, groups=groups)
         return self.standardiser_.transform(X, groups=groups)
 
@@ -189,18 +193,23 @@ class ModalityClassifier(ClassifierMixin, BaseEstimator):
         train, valid = next(splitter.split(X, codes, groups))
         booster = self._make_booster(self.n_estimators)
         weights = compute_sample_weight("balanced", codes)
-        fit_kwargs: dict[str, object] = {
-            "sample_weight": weights[train],
-            "eval_set": [(X[valid], codes[valid])],
-            "eval_sample_weight": [weights[valid]],
-        }
+        fit_kwargs: dict[str, object] = {"sample_weight": weights[train]}
         if self.backend == "lightgbm":
             from lightgbm import early_stopping
 
-            fit_kwargs["callbacks"] = [early_stopping(EARLY_STOPPING_ROUNDS, verbose=False)]
+            fit_kwargs.update(
+                eval_X=(X[valid],),
+                eval_y=(codes[valid],),
+                eval_sample_weight=[weights[valid]],
+                callbacks=[early_stopping(EARLY_STOPPING_ROUNDS, verbose=False)],
+            )
         else:
             booster.set_params(early_stopping_rounds=EARLY_STOPPING_ROUNDS)
-            fit_kwargs["verbose"] = False
+            fit_kwargs.update(
+                eval_set=[(X[valid], codes[valid])],
+                sample_weight_eval_set=[weights[valid]],
+                verbose=False,
+            )
         booster.fit(X[train], codes[train], **fit_kwargs)
         best = booster.best_iteration_ if self.backend == "lightgbm" else booster.best_iteration + 1
         return max(int(best or self.n_estimators), 1)

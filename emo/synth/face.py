@@ -291,8 +291,38 @@ def _overlap(centres: np.ndarray, sigma: float) -> float:
     return float(np.exp(-d2 / (2 * sigma**2)).sum(1).max())
 
 
+def active_window(fields: np.ndarray, size: tuple[int, int], tol: float = 0.01,
+                  ) -> tuple[np.ndarray, tuple[slice, slice]]:
+    """Crop AU fields to the rectangle where any of them moves a pixel by more than ``tol``.
+
+    Parameters
+    ----------
+    fields
+        (len(AUS), 2 * height * width) fields from :func:`au_fields` on the output grid.
+    size
+        Output (width, height).
+    tol
+        Displacement (pixels) below which a field counts as zero.
+
+    Returns
+    -------
+    fields : numpy.ndarray
+        (len(AUS), 2 * n) fields inside the window (x block then y block).
+    window : tuple of slice
+        Rows and columns of the window.
+    """
+    w, h = size
+    grid = fields.reshape(len(fields), 2, h, w)
+    rows, cols = np.nonzero((np.abs(grid) > tol).any(axis=(0, 1)))
+    if rows.size == 0:
+        rows, cols = np.array([0]), np.array([0])
+    window = (slice(rows.min(), rows.max() + 1), slice(cols.min(), cols.max() + 1))
+    return np.ascontiguousarray(grid[:, :, window[0], window[1]].reshape(len(fields), -1)), window
+
+
 def warp_frame(source: np.ndarray, grid: np.ndarray, to_base: np.ndarray, fields: np.ndarray,
-               activations: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+               window: tuple[slice, slice], activations: np.ndarray, size: tuple[int, int],
+               ) -> np.ndarray:
     """Render one frame.
 
     Parameters
@@ -303,8 +333,8 @@ def warp_frame(source: np.ndarray, grid: np.ndarray, to_base: np.ndarray, fields
         Output pixel grid from :func:`pixel_grid`.
     to_base
         (2, 3) output-to-base map of this frame (:func:`output_to_base`).
-    fields
-        AU fields sampled at the output pixels (:func:`au_fields`).
+    fields, window
+        AU fields inside a window of the output frame (:func:`active_window`).
     activations
         (len(AUS),) AU activations of this frame.
     size
@@ -316,8 +346,10 @@ def warp_frame(source: np.ndarray, grid: np.ndarray, to_base: np.ndarray, fields
         RGB uint8 frame (height, width, 3).
     """
     w, h = size
-    base = (to_base.astype(np.float32) @ grid).ravel()
-    maps = (base - activations.astype(np.float32) @ fields).reshape(2, h, w)
+    maps = (to_base.astype(np.float32) @ grid).reshape(2, h, w)
+    rows, cols = window
+    shape = (2, rows.stop - rows.start, cols.stop - cols.start)
+    maps[:, rows, cols] -= (activations.astype(np.float32) @ fields).reshape(shape)
     return cv2.remap(source, maps[0], maps[1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
 
 

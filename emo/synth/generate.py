@@ -89,13 +89,14 @@ def render_frames(rec: Recording, traits: Traits, image: np.ndarray, landmarks: 
                   rng: np.random.Generator):
     """Yield the recording's video frames (RGB uint8)."""
     grid = face.pixel_grid(size)
-    fields = face.au_fields(landmarks, face.output_to_base(traits.face, landmarks) @ grid)
+    fields, window = face.active_window(
+        face.au_fields(landmarks, face.output_to_base(traits.face, landmarks) @ grid), size)
     source = face.recolour(image, traits.face)
     aus = face.activations(t, rec.takes, traits.face, speech, rng)
     head = face.head_motion(t, rng)
     for i in range(t.size):
         to_base = face.output_to_base(traits.face, landmarks, head[i])
-        yield face.warp_frame(source, grid, to_base, fields, aus[i], size)
+        yield face.warp_frame(source, grid, to_base, fields, window, aus[i], size)
 
 
 def render_kinect(rec: Recording, traits: Traits, rng: np.random.Generator,

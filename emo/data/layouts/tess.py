@@ -27,12 +27,13 @@ NAME = "tess"
 #: Known misspelt speaker prefixes of the original corpus.
 SPEAKER_TYPOS: dict[str, str] = {"OA": "OAF"}
 _STEM = re.compile(r"^(?P<speaker>[A-Za-z]+)_(?P<word>[A-Za-z]+)_(?P<emotion>[A-Za-z]+)$")
+_KNOWN = re.compile(r"^[A-Za-z]+_[A-Za-z]+_(?i:angry|disgust|fear|happy|neutral|ps|sad)$")
 _SPEAKER_DIR = re.compile(r"^(?P<speaker>[A-Z]{2,4})(?:_.+)?$")
 
 
 def detect(root: Path) -> bool:
-    """Whether most media files below ``root`` are named ``<SPK>_<word>_<emotion>``."""
-    return looks_like(root, _STEM)
+    """Whether most media files below ``root`` are named ``<SPK>_<word>_<TESS emotion>``."""
+    return looks_like(root, _KNOWN)
 
 
 def _folder_speaker(path: Path, root: Path) -> str | None:

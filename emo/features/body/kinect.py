@@ -161,13 +161,11 @@ def parse_kinect(data: bytes, path: str | Path = "<kinect>") -> KinectRecording:
     ([0.0, 33.0], (2, 25, 3), [0.5, 1.0, 2.0])
     """
     data = data.replace(b",", b".")
-    lines = _data_lines(data, path)
+    lines, trailing = _data_lines(data, path)
     try:
-        table = pd.read_csv(io.BytesIO(data), sep=";", header=None, names=range(KINECT_COLUMNS + 1),
-                            usecols=range(KINECT_COLUMNS), skip_blank_lines=True, engine="c",
-                            na_values=_NA, keep_default_na=False, dtype=np.float64)
+        table = _read_table(data, trailing, np.float64)
     except ValueError:
-        raise _text_error(data, lines, path) from None
+        raise _text_error(data, lines, trailing, path) from None
     values = table.to_numpy()
     for column, what in ((0, "frame time"), (1, "body index")):
         bad = np.flatnonzero(~np.isfinite(values[:, column]))
@@ -181,38 +179,47 @@ def parse_kinect(data: bytes, path: str | Path = "<kinect>") -> KinectRecording:
     return KinectRecording(times, values[:, 1], positions, lines, frame)
 
 
-def _data_lines(data: bytes, path: str | Path) -> np.ndarray:
-    """1-based numbers of the non-blank lines, after checking each has 152 values."""
+def _read_table(data: bytes, trailing: bool, dtype: type) -> pd.DataFrame:
+    """The 152 columns, by the pandas C parser (a trailing ``;`` makes an empty 153rd)."""
+    return pd.read_csv(io.BytesIO(data), sep=";", header=None,
+                       names=range(KINECT_COLUMNS + trailing), usecols=range(KINECT_COLUMNS),
+                       skip_blank_lines=True, engine="c", na_values=_NA,
+                       keep_default_na=False, dtype=dtype)
+
+
+def _data_lines(data: bytes, path: str | Path) -> tuple[np.ndarray, bool]:
+    """1-based numbers of the non-blank lines (each checked to hold 152 values), and whether
+    any of them ends with a ``;``."""
     buf = np.frombuffer(data, dtype=np.uint8)
     newlines = np.flatnonzero(buf == ord("\n"))
     starts = np.concatenate(([0], newlines + 1))
-    ends = np.concatenate((newlines, [buf.size]))
-    keep = ends > starts
-    starts, ends = starts[keep], ends[keep]
-    numbers = np.flatnonzero(keep) + 1
-    solid = ~np.isin(buf, _WHITESPACE)
-    last_solid = np.maximum.accumulate(np.where(solid, np.arange(buf.size), -1))
-    last = last_solid[ends - 1] if buf.size else np.array([], dtype=int)
-    filled = last >= starts
-    starts, last, numbers = starts[filled], last[filled], numbers[filled]
+    last = np.concatenate((newlines, [buf.size])) - 1  # last character of each line
+    numbers = np.arange(1, starts.size + 1)
+    while True:  # strip trailing white space (a few passes over the lines, not the bytes)
+        keep = last >= starts
+        starts, last, numbers = starts[keep], last[keep], numbers[keep]
+        blank = np.isin(buf[last], _WHITESPACE)
+        if not blank.any():
+            break
+        last = last - blank
     if numbers.size == 0:
         raise MediaError("empty Kinect file (no data line)", path)
-    semis = np.concatenate(([0], np.cumsum(buf == ord(";"))))
-    fields = semis[last + 1] - semis[starts] + (buf[last] != ord(";"))
+    semis = np.flatnonzero(buf == ord(";"))
+    trailing = buf[last] == ord(";")
+    fields = (np.searchsorted(semis, last, side="right") - np.searchsorted(semis, starts)
+              + ~trailing)
     wrong = np.flatnonzero(fields != KINECT_COLUMNS)
     if wrong.size:
         i = wrong[0]
         raise MediaError(
             f"line {numbers[i]}: {fields[i]} values, expected {KINECT_COLUMNS} (frame time, "
             f"body index, {len(KINECT_JOINTS)} joints x {VALUES_PER_JOINT})", path)
-    return numbers
+    return numbers, bool(trailing.any())
 
 
-def _text_error(data: bytes, lines: np.ndarray, path: str | Path) -> MediaError:
+def _text_error(data: bytes, lines: np.ndarray, trailing: bool, path: str | Path) -> MediaError:
     """The first field that is not a number, as an error naming its line and column."""
-    table = pd.read_csv(io.BytesIO(data), sep=";", header=None, names=range(KINECT_COLUMNS + 1),
-                        usecols=range(KINECT_COLUMNS), skip_blank_lines=True, dtype=str,
-                        na_values=_NA, keep_default_na=False)
+    table = _read_table(data, trailing, str)
     for column in table.columns:
         text = table[column]
         bad = text.notna() & pd.to_numeric(text, errors="coerce").isna()

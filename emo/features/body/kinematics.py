@@ -23,6 +23,8 @@ Frame-level series become clip-level features through :func:`emo.features.functi
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy.signal import find_peaks, savgol_filter
 
@@ -58,6 +60,7 @@ RHYTHM_BAND = (0.25, 6.0)
 #: Fewest frames a clip needs (the cubic smoothing filter needs 5).
 MIN_FRAMES = 5
 _POLYORDER = 3
+_ON_FRAME = 1e-4  # fraction of a frame interval treated as "on the frame" when resampling
 
 
 def fill_gaps(joints: np.ndarray, max_frames: int) -> tuple[np.ndarray, int]:
@@ -143,7 +146,9 @@ def resample(times: np.ndarray, joints: np.ndarray, rate: float) -> np.ndarray:
     right = left + 1
     w = np.clip((grid - times[left]) / (times[right] - times[left]), 0.0, 1.0)
     w = w.reshape((n,) + (1,) * (values.ndim - 1))
-    return values[left] * (1.0 - w) + values[right] * w
+    blend = values[left] * (1.0 - w) + values[right] * w
+    # on (or within rounding of) a source frame, take it alone: a NaN neighbour must not leak
+    return np.where(w < _ON_FRAME, values[left], np.where(w > 1 - _ON_FRAME, values[right], blend))
 
 
 def normalise(joints: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
@@ -169,10 +174,11 @@ def normalise(joints: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
         When the trunk or the left-right axis cannot be measured.
     """
     pelvis = joints[:, _J["pelvis"]]
-    scale = float(np.nanmedian(np.linalg.norm(joints[:, _J["neck"]] - pelvis, axis=1)))
-    if not np.isfinite(scale) or scale <= 0:
+    trunk = np.linalg.norm(joints[:, _J["neck"]] - pelvis, axis=1)
+    scale = float(np.median(trunk[np.isfinite(trunk)])) if np.isfinite(trunk).any() else 0.0
+    if not scale > 0:
         raise ValueError("trunk length cannot be measured (pelvis or neck never tracked)")
-    axis = np.nanmedian(
+    axis = np.nanmean(  # a mean, not a median, so that the frame turns with the body
         np.concatenate([joints[:, _J["hip_r"]] - joints[:, _J["hip_l"]],
                         joints[:, _J["shoulder_r"]] - joints[:, _J["shoulder_l"]]]), axis=0)
     right = np.array([axis[0], 0.0, axis[2]])
@@ -212,14 +218,17 @@ def derivatives(x: np.ndarray, rate: float, window: int) -> list[np.ndarray]:
     """
     flat = np.asarray(x, dtype=float).reshape(len(x), -1)
     missing = np.isnan(flat)
-    bridged = flat.copy()
+    seen = ~missing.all(axis=0)
+    bridged = flat[:, seen]
     frames = np.arange(len(flat))
-    for c in np.flatnonzero(missing.any(axis=0) & ~missing.all(axis=0)):
-        ok = ~missing[:, c]
-        bridged[~ok, c] = np.interp(frames[~ok], frames[ok], flat[ok, c])
+    for c in np.flatnonzero(missing[:, seen].any(axis=0)):
+        ok = ~np.isnan(bridged[:, c])
+        bridged[~ok, c] = np.interp(frames[~ok], frames[ok], bridged[ok, c])
     out = []
     for order in (1, 2, 3):
-        d = savgol_filter(bridged, window, _POLYORDER, deriv=order, delta=1.0 / rate, axis=0)
+        d = np.full(flat.shape, np.nan)
+        d[:, seen] = savgol_filter(bridged, window, _POLYORDER, deriv=order, delta=1.0 / rate,
+                                   axis=0)
         d[missing] = np.nan
         out.append(d.reshape(np.shape(x)))
     return out
@@ -444,7 +453,9 @@ def clip_features(joints: np.ndarray, rate: float, *, smoothing: float = 0.25) -
         raise ValueError(f"{len(joints)} frames are too few (need {MIN_FRAMES})")
     body, root, _ = normalise(joints)
     window = smoothing_window(smoothing, rate, len(body))
-    motion = motion_series(body, root, rate, window)
-    series = {**motion, **shape_series(body), **posture_series(body)}
-    return {**functionals(series, rate=rate),
-            **rhythm_features(motion["quantity_of_motion"], rate)}
+    with warnings.catch_warnings():  # frames where every joint of a measure is lost give NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        motion = motion_series(body, root, rate, window)
+        series = {**motion, **shape_series(body), **posture_series(body)}
+        return {**functionals(series, rate=rate),
+                **rhythm_features(motion["quantity_of_motion"], rate)}

@@ -12,8 +12,9 @@ the person's left landmarks stay left joints).
 Common joints that MediaPipe lacks are averages of landmarks (:data:`MEDIAPIPE_TO_COMMON`):
 pelvis = hip centre, neck = shoulder centre (the Kinect ``SpineShoulder``), spine = midway
 between them, head = ear centre (closer to the Kinect ``Head`` point than the nose), hand =
-centre of the index and little finger knuckles. Landmarks with visibility below
-:data:`MIN_VISIBILITY` and frames without a detected body are NaN.
+centre of the index and little finger knuckles. Limb landmarks with visibility below
+:data:`MIN_VISIBILITY` and frames without a detected body are NaN (the trunk landmarks,
+:data:`ANCHORS`, are kept: they carry the body frame).
 """
 
 from __future__ import annotations
@@ -43,9 +44,9 @@ MAX_SIDE = 640
 #: MediaPipe world axes -> Kinect camera axes.
 AXES = np.array([-1.0, -1.0, 1.0])
 
-_WEIGHTS = np.zeros((len(COMMON_JOINTS), N_LANDMARKS))
-for _row, _joint in enumerate(COMMON_JOINTS):
-    _WEIGHTS[_row, list(MEDIAPIPE_TO_COMMON[_joint])] = 1.0 / len(MEDIAPIPE_TO_COMMON[_joint])
+#: Landmarks never masked by visibility: the world origin is the hip centre, and the ears,
+#: shoulders and hips define the body frame even when the lower body is out of the picture.
+ANCHORS: frozenset[int] = frozenset({7, 8, 11, 12, 23, 24})
 
 
 def mediapipe_to_common(world: np.ndarray, min_visibility: float = MIN_VISIBILITY) -> np.ndarray:
@@ -56,8 +57,8 @@ def mediapipe_to_common(world: np.ndarray, min_visibility: float = MIN_VISIBILIT
     world
         Array (frames, 33, 3) or (frames, 33, 4) (x, y, z[, visibility]) of world landmarks.
     min_visibility
-        With a visibility column, less visible landmarks become NaN (and so do the joints
-        averaged from them).
+        With a visibility column, less visible limb landmarks become NaN (and so do the
+        joints averaged from them).
 
     Returns
     -------
@@ -74,8 +75,11 @@ def mediapipe_to_common(world: np.ndarray, min_visibility: float = MIN_VISIBILIT
     world = np.asarray(world, dtype=float)
     xyz = world[..., :3].copy()
     if world.shape[-1] == 4:
-        xyz[world[..., 3] < min_visibility] = np.nan
-    return np.einsum("jl,fld->fjd", _WEIGHTS, xyz) * AXES
+        hidden = world[..., 3] < min_visibility
+        hidden[:, sorted(ANCHORS)] = False
+        xyz[hidden] = np.nan
+    joints = [xyz[:, list(MEDIAPIPE_TO_COMMON[j])].mean(axis=1) for j in COMMON_JOINTS]
+    return np.stack(joints, axis=1) * AXES
 
 
 def _landmark_array(result: object) -> np.ndarray:

@@ -1,0 +1,55 @@
+"""ActorStandardiser (label-free, per group) and infer_actors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from emo.models import ActorStandardiser, infer_actors
+
+
+@pytest.mark.parametrize("method", ["zscore", "rank"])
+def test_standardiser_is_per_group(method: str) -> None:
+    X = pd.DataFrame({"f": [1.0, 2.0, 3.0, 4.0, 5.0, 101.0, 102.0, 103.0, 104.0, 105.0]})
+    groups = ["a"] * 5 + ["b"] * 5
+    out = ActorStandardiser(method=method).fit_transform(X, groups=groups)
+    np.testing.assert_allclose(out["f"].iloc[:5], out["f"].iloc[5:])
+    if method == "zscore":
+        np.testing.assert_allclose(out.groupby(groups)["f"].mean(), 0.0, atol=1e-12)
+
+
+def test_standardiser_is_label_free(synthetic) -> None:
+    tables, y, groups = synthetic
+    X = tables["audio"]
+    shuffled = y.sample(frac=1.0, random_state=0).to_numpy()
+    first = ActorStandardiser().fit_transform(X, y, groups=groups)
+    second = ActorStandardiser().fit_transform(X, shuffled, groups=groups)
+    pd.testing.assert_frame_equal(first, second)
+
+
+def test_new_actor_uses_its_own_clips_and_small_groups_fall_back() -> None:
+    X = pd.DataFrame({"f": np.arange(10.0)})
+    scaler = ActorStandardiser(min_group_size=3).fit(X, groups=["a"] * 5 + ["b"] * 5)
+    new = pd.DataFrame({"f": [50.0, 52.0, 54.0]})
+    np.testing.assert_allclose(scaler.transform(new, groups=["z"] * 3)["f"], [-1.2247, 0, 1.2247],
+                               atol=1e-4)
+    single = scaler.transform(pd.DataFrame({"f": [4.5]}), groups=None)
+    assert single["f"].iloc[0] == pytest.approx(0.0)  # pooled mean 4.5
+
+
+def test_nan_stays_nan() -> None:
+    X = pd.DataFrame({"f": [1.0, np.nan, 3.0, 5.0, 7.0]})
+    out = ActorStandardiser().fit_transform(X, groups=["a"] * 5)
+    assert np.isnan(out["f"].iloc[1]) and out["f"].notna().sum() == 4
+
+
+def test_infer_actors_recovers_identity_clusters() -> None:
+    rng = np.random.default_rng(1)
+    centres = rng.normal(0, 10, size=(4, 3))
+    cues = pd.DataFrame(np.repeat(centres, 15, axis=0) + rng.normal(size=(60, 3)))
+    truth = np.repeat(np.arange(4), 15)
+    found = infer_actors(cues)
+    assert found.nunique() == 4
+    assert pd.crosstab(found.to_numpy(), truth).gt(0).sum(axis=1).eq(1).all()
+    assert infer_actors(cues, n_actors=2).nunique() == 2
