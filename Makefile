@@ -15,7 +15,7 @@ $(BIN)/.installed: pyproject.toml
 
 demo: $(BIN)/.installed
 	@start=$$(date +%s); \
-	$(BIN)/emo synth $(DEMO)/data --actors 6 --takes 3 --test-actors 1 --seed 0 && \
+	$(BIN)/emo synth $(DEMO)/data --actors 6 --takes 3 --test-actors 1 --seed 0 --overwrite && \
 	$(BIN)/emo extract $(DEMO)/data --cache $(DEMO)/cache -j $(JOBS) && \
 	$(BIN)/emo fit $(DEMO)/data --cache $(DEMO)/cache -j $(JOBS) -o $(DEMO)/model && \
 	$(BIN)/emo submit $(DEMO)/model $(DEMO)/data --phase test --cache $(DEMO)/cache \

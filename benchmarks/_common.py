@@ -165,8 +165,8 @@ class Table:
         print(" ".join(text), flush=True)
 
 
-def timed(fn: Callable[[], object]) -> tuple[object, float]:
-    """``(fn(), seconds)``."""
+def timed(fn: Callable[..., object], *args: object) -> tuple[object, float]:
+    """``(fn(*args), seconds)``."""
     t0 = time.perf_counter()
-    out = fn()
+    out = fn(*args)
     return out, time.perf_counter() - t0

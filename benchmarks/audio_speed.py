@@ -100,14 +100,14 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="emo-audio-speed-") as tmp:
         manifest = write_manifest(clips, Path(tmp) / "clips.csv")
         table = Table(["run", "-j", "seconds", "RTF", "vs baseline", "vs cold"], width=34)
-        _, t = timed(lambda: in_process(clips))
+        _, t = timed(in_process, clips)
         table.row("emo extractor in-process", 1, t, t / seconds)
         for jobs in args.jobs:
-            _, base = timed(lambda j=jobs: raw_opensmile(paths, j))
+            _, base = timed(raw_opensmile, paths, jobs)
             table.row("openSMILE process_file (baseline)", jobs, base, base / seconds, "1.00x")
             cache = Path(tmp) / f"cache-j{jobs}"
             for run in ("cold", "warm"):
-                done, t = timed(lambda j=jobs, c=cache: cli_extract(manifest, c, j))
+                done, t = timed(cli_extract, manifest, cache, jobs)
                 if done.returncode != 0:
                     reason = (done.stderr.strip().splitlines() or ["?"])[-1]
                     print(f"emo extract failed (exit {done.returncode}): {reason}")

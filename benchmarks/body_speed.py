@@ -76,14 +76,16 @@ def naive_parse(path: Path) -> np.ndarray:
     return np.array(rows)
 
 
-def best_of(repeat: int, func: Callable[[], object]) -> float:
-    """Shortest wall time of ``repeat`` calls (seconds)."""
-    times = []
+def best_of(repeat: int, funcs: dict[str, Callable[[], object]]) -> dict[str, float]:
+    """Shortest wall time (seconds) of each function over ``repeat`` interleaved rounds, so
+    that load from other processes hits all of them alike."""
+    best = dict.fromkeys(funcs, float("inf"))
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+        for name, func in funcs.items():
+            t0 = time.perf_counter()
+            func()
+            best[name] = min(best[name], time.perf_counter() - t0)
+    return best
 
 
 def kinect_table(folder: Path, minutes: float, repeat: int) -> None:
@@ -106,9 +108,9 @@ def kinect_table(folder: Path, minutes: float, repeat: int) -> None:
         for clip in clips:
             extractor.extract(clip)
 
-    naive = best_of(repeat, lambda: naive_parse(path))
-    ours = best_of(repeat, lambda: kinect.parse_kinect(path.read_bytes(), path))
-    t_cold, t_warm = best_of(repeat, cold), best_of(repeat, warm)
+    t = best_of(repeat, {"naive": lambda: naive_parse(path), "cold": cold, "warm": warm,
+                         "ours": lambda: kinect.parse_kinect(path.read_bytes(), path)})
+    naive, ours, t_cold, t_warm = t["naive"], t["ours"], t["cold"], t["warm"]
     print(f"Kinect file: {minutes:g} min, {n_rows} rows, {size:.1f} MB, {len(clips)} takes")
     print(f"{'step':28s} {'seconds':>9s} {'clips/s':>9s} {'vs naive parse':>15s}")
     print(f"{'naive parse (python)':28s} {naive:9.3f} {'':9s} {1.0:14.2f}x")
@@ -154,10 +156,10 @@ def video_table(folder: Path, n_frames: int, repeat: int) -> None:
             pass
 
     raw()  # load the model files once before timing
-    t_decode = best_of(repeat, decode)
-    t_raw = best_of(repeat, raw)
-    t_ours = best_of(repeat, lambda: video_joints(path, rate=30.0))
-    t_full = best_of(repeat, lambda: extractor.extract(Clip("a", video=path)))
+    t = best_of(repeat, {"decode": decode, "raw": raw,
+                         "ours": lambda: video_joints(path, rate=30.0),
+                         "full": lambda: extractor.extract(Clip("a", video=path))})
+    t_decode, t_raw, t_ours, t_full = t["decode"], t["raw"], t["ours"], t["full"]
     ms = 1000 / n_frames
     print(f"\nVideo pose: {n_frames} frames 480x480, model_complexity=1, one process")
     print(f"{'step':40s} {'ms/frame':>9s} {'vs raw':>8s}")

@@ -544,6 +544,48 @@ class Prediction:
     probabilities: dict[str, pd.DataFrame]
 
 
+def predict_loaded(model: tuple[Any, dict[str, Any], dict[str, Extractor]],
+                   clips: Sequence[Clip], *, cache: str | Path = "cache", n_jobs: int = 1,
+                   progress: Progress = None) -> Prediction:
+    """Predict clips with a bundle already loaded by :func:`load_model` (the service keeps
+    one per worker).
+
+    Parameters
+    ----------
+    model
+        ``(fusion, meta, extractors)`` from :func:`load_model`.
+    clips
+        The clips.
+    cache, n_jobs, progress
+        As for :func:`extract`.
+
+    Returns
+    -------
+    Prediction
+    """
+    import pandas as pd
+
+    fusion, meta, extractors = model
+    report = run(clips, extractors, FeatureCache(cache), n_jobs=n_jobs, progress=progress)
+    tables = collect(report.tasks, FeatureCache(cache))
+    tables = {m: t.reindex(columns=meta["features"][m]) for m, t in tables.items()
+              if m in meta["features"]}
+    if not tables:
+        reasons = "; ".join(str(f) for f in report.failures[:3])
+        raise LayoutError("no clip has features for the model's modalities "
+                          f"({', '.join(meta['features'])})" + (f": {reasons}" if reasons else ""))
+    groups = pd.Series({c.id: c.group for c in clips}, dtype=object)
+    fused = fusion.predict_proba(tables, groups=groups)
+    singles = fusion.predict_proba_modalities(tables, groups=groups)
+    frame = pd.DataFrame({"id": fused.index})
+    for modality, proba in singles.items():
+        frame[f"pred_{modality}"] = frame["id"].map(proba.idxmax(axis=1))
+    frame["pred"] = fused.idxmax(axis=1).to_numpy()
+    for cls in fused.columns:
+        frame[f"proba_{cls}"] = fused[cls].to_numpy()
+    return Prediction(frame, report, {"fused": fused, **singles})
+
+
 def predict(model_dir: str | Path, data: DataArg | Sequence[Clip], *,
             cache: str | Path = "cache", n_jobs: int = 1, progress: Progress = None,
             **layout: Any) -> Prediction:
@@ -566,30 +608,13 @@ def predict(model_dir: str | Path, data: DataArg | Sequence[Clip], *,
         ``frame`` has columns ``id``, ``pred_<modality>``, ``pred`` and ``proba_<class>``
         of the fused model, one row per clip with at least one modality.
     """
-    import pandas as pd
-
-    fusion, meta, extractors = load_model(model_dir)
+    model = load_model(model_dir)
     problems: list[EmoError] = []
     clips = _clips(data, problems, layout)
-    per_modality = {m: e for m, e in extractors.items()}
-    report = run(clips, per_modality, FeatureCache(cache), n_jobs=n_jobs, progress=progress)
-    report.failures[:0] = [Failure(_problem_id(p), "index", str(p)) for p in problems]
-    tables = collect(report.tasks, FeatureCache(cache))
-    tables = {m: t.reindex(columns=meta["features"][m]) for m, t in tables.items()
-              if m in meta["features"]}
-    if not tables:
-        raise LayoutError("no clip has features for the model's modalities "
-                          f"({', '.join(meta['features'])})")
-    groups = pd.Series({c.id: c.group for c in clips}, dtype=object)
-    fused = fusion.predict_proba(tables, groups=groups)
-    singles = fusion.predict_proba_modalities(tables, groups=groups)
-    frame = pd.DataFrame({"id": fused.index})
-    for modality, proba in singles.items():
-        frame[f"pred_{modality}"] = frame["id"].map(proba.idxmax(axis=1))
-    frame["pred"] = fused.idxmax(axis=1).to_numpy()
-    for cls in fused.columns:
-        frame[f"proba_{cls}"] = fused[cls].to_numpy()
-    return Prediction(frame, report, {"fused": fused, **singles})
+    prediction = predict_loaded(model, clips, cache=cache, n_jobs=n_jobs, progress=progress)
+    prediction.report.failures[:0] = [Failure(_problem_id(p), "index", str(p))
+                                      for p in problems]
+    return prediction
 
 
 def submit(model_dir: str | Path, data: DataArg | Sequence[Clip], *, phase: str,

@@ -191,6 +191,8 @@ def synth(
     takes: Annotated[int, typer.Option(min=1, help="Takes per actor and emotion.")] = 3,
     test_actors: Annotated[int, typer.Option(min=0, help="Actors of frames_TEST*.")] = 1,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Replace a dataset already in OUT.")] = False,
 ) -> None:
     """Write a synthetic dataset in the FG-2020 challenge layout (videos with sound,
     Kinect skeletons, descriptors).
@@ -199,8 +201,11 @@ def synth(
     """
     from emo.synth import synthesise
 
-    path = synthesise(out, actors=actors, takes=takes, test_actors=test_actors, seed=seed,
-                      progress=not (STATE.quiet or STATE.json))
+    try:
+        path = synthesise(out, actors=actors, takes=takes, test_actors=test_actors, seed=seed,
+                          progress=not (STATE.quiet or STATE.json), overwrite=overwrite)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
     _say(f"wrote {path}")
     _result({"out": str(path)})
 
@@ -547,14 +552,30 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     cache: CacheOpt = Path("cache"),
     workers: Annotated[int, typer.Option(min=1, help="Extraction worker processes.")] = 1,
+    max_upload_mb: Annotated[float, typer.Option(
+        "--max-upload-mb", min=0.001,
+        help="Largest upload (all files of a request), in MB; larger gets 413.")] = 200.0,
+    max_duration: Annotated[float, typer.Option(
+        "--max-duration", min=0.1,
+        help="Longest media accepted, in seconds; longer gets 422.")] = 600.0,
+    timeout: Annotated[float, typer.Option(
+        "--timeout", min=0.1,
+        help="Longest time a request may take, queueing included, in seconds; then 504.")
+    ] = 120.0,
+    max_queue: Annotated[int, typer.Option(
+        "--max-queue", min=0, help="Requests that may wait for a busy worker; more get 503.")
+    ] = 16,
 ) -> None:
-    """Serve extraction and prediction over HTTP (FastAPI; docs at /docs).
+    """Serve extraction and prediction over HTTP (FastAPI; docs at /docs, a drop-a-clip page
+    at /). Binds to 127.0.0.1 unless told otherwise.
 
     Example: emo serve --model model --port 8000
     """
     from emo.serve import run_server
 
-    run_server(model=model, host=host, port=port, cache=cache, workers=workers)
+    run_server(model=model, host=host, port=port, cache=cache, workers=workers,
+               max_upload_mb=max_upload_mb, max_duration_s=max_duration, timeout_s=timeout,
+               max_queue=max_queue)
 
 
 if __name__ == "__main__":  # pragma: no cover

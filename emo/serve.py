@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import io
 import ipaddress
 import logging
@@ -55,6 +56,7 @@ from fastapi import FastAPI, File, HTTPException, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from emo import __version__, api
+from emo.data.clip import Clip
 from emo.errors import EmoError, MediaError
 
 __all__ = ["PARQUET", "create_app", "run_server", "window_bounds"]
@@ -98,6 +100,12 @@ def _extract_job(job: _Job) -> dict[str, Any]:
             "computed": feats.report.computed, "cached": feats.report.cached}
 
 
+@functools.cache
+def _loaded_model(model_dir: Path) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    """The bundle, loaded once per worker process."""
+    return api.load_model(model_dir)
+
+
 def _predict_job(job: _Job, model_dir: Path, top: Mapping[str, Sequence[str]]) -> dict[str, Any]:
     """Worker: predictions of the uploaded clip and of its windows (through the cache)."""
     from emo.features.cache import FeatureCache
@@ -105,7 +113,7 @@ def _predict_job(job: _Job, model_dir: Path, top: Mapping[str, Sequence[str]]) -
 
     (clip,) = api.clips_from_files([job.media], skeleton=job.skeleton)
     clips = [clip, *(_window_clip(clip, t0, t1) for t0, t1 in job.windows)]
-    prediction = api.predict(model_dir, clips, cache=job.cache)
+    prediction = api.predict_loaded(_loaded_model(model_dir), clips, cache=job.cache)
     tables = collect(prediction.report.tasks, FeatureCache(job.cache))
     values = {name: float(tables[m].at[clip.id, name]) for m, names in top.items()
               if m in tables and clip.id in tables[m].index for name in names}
@@ -113,7 +121,7 @@ def _predict_job(job: _Job, model_dir: Path, top: Mapping[str, Sequence[str]]) -
             "failures": _failures(prediction.report.failures), "values": values}
 
 
-def _window_clip(clip: api.Clip, t0: float, t1: float) -> api.Clip:
+def _window_clip(clip: Clip, t0: float, t1: float) -> Clip:
     """The clip restricted to ``[t0, t1)`` seconds (Kinect rows at the nominal 30 fps,
     counted from the start of the media)."""
     from emo.data.skeleton import KINECT_FPS
@@ -182,7 +190,10 @@ def _media_duration(path: Path) -> float:
     if is_image(path):
         return 0.0
     import av
+    import soundfile
 
+    with contextlib.suppress(soundfile.LibsndfileError, RuntimeError, TypeError):
+        return soundfile.info(path).duration  # WAV/FLAC/AIFF/OGG/MP3: a header read
     try:
         with av.open(str(path)) as container:
             if container.duration is not None:
@@ -513,6 +524,10 @@ def create_app(model: Path | None, cache: str | Path, workers: int = 1,
                                 headers={"Retry-After": "5"}) from None
         except EmoError as exc:
             raise HTTPException(422, upload.public(str(exc))) from None
+        except Exception as exc:  # a bug, a dead worker (BrokenProcessPool): say what
+            log.exception("request failed")
+            raise HTTPException(500, upload.public(f"internal error: {type(exc).__name__}: "
+                                                   f"{exc}")) from None
 
     async def prepared(file: UploadFile, skeleton: UploadFile | None,
                        check: Callable[[_Upload], Awaitable[Any]]) -> tuple[_Upload, Any]:

@@ -304,6 +304,22 @@ def test_predict_whole_clip_and_windows(main: _Server, tmp_path: Path) -> None:
     assert small.status_code == 422
 
 
+def test_dead_workers_are_replaced(main: _Server, tmp_path: Path) -> None:
+    import psutil
+
+    main.idle()
+    workers = [p for p in psutil.Process(main.proc.pid).children()
+               if "spawn_main" in " ".join(p.cmdline())]
+    assert len(workers) == 2
+    for worker in workers:
+        worker.kill()
+    psutil.wait_procs(workers, timeout=10)
+    time.sleep(1.0)  # the pool notices its dead workers
+    answer = _post(main, "/extract", _wav(tmp_path / "after.wav", 1.0, 140.0, seed=5))
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["features"]["audio"]
+
+
 def test_uploads_are_removed(main: _Server) -> None:
     main.idle()
     assert main.uploads_left() == []
@@ -311,7 +327,7 @@ def test_uploads_are_removed(main: _Server) -> None:
 
 def test_timeout_busy_and_cleanup(servers: dict[str, _Server], tmp_path: Path) -> None:
     tight = servers["tight"]
-    video = _mp4(tmp_path / "slow.mp4", 2.0)
+    video = _mp4(tmp_path / "slow.mp4", 1.0)
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         slow = pool.submit(_post, tight, "/extract", video)
         deadline = time.monotonic() + 30

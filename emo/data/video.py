@@ -189,12 +189,13 @@ def iter_frames(
         Downscale (area interpolation) so that the longer side is at most this many
         pixels; ``None`` keeps the size. Small images are never upscaled.
 
-    Yields
-    ------
-    timestamp : float
-        Presentation time of the frame in seconds (0 for a still image).
-    frame : numpy.ndarray
-        RGB image, ``uint8``, shape (height, width, 3).
+    Returns
+    -------
+    Iterator of (float, numpy.ndarray)
+        ``(timestamp, frame)``: presentation time in seconds (0 for a still image) and
+        the RGB ``uint8`` image, shape (height, width, 3). Decoding errors met later
+        (a damaged or truncated stream) raise :class:`~emo.errors.MediaError` from the
+        iteration.
 
     Raises
     ------

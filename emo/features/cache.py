@@ -132,18 +132,23 @@ def is_orphan(tmp: Path, now: float | None = None) -> bool:
 
 
 def is_parquet(path: Path) -> bool:
-    """Whether a file starts and ends with Parquet's magic bytes (two 4-byte reads).
+    """Whether a file is framed like a Parquet file: magic bytes at both ends and a footer
+    length that fits (two small reads, no parsing).
 
-    Catches empty and truncated files without parsing them.
+    Catches empty and truncated files cheaply; :meth:`FeatureCache.verify` reads them whole.
     """
     try:
         with path.open("rb") as f:
             if f.read(4) != _MAGIC:
                 return False
-            f.seek(-4, os.SEEK_END)
-            return f.read(4) == _MAGIC
+            size = f.seek(0, os.SEEK_END)
+            if size < 12:
+                return False
+            f.seek(-8, os.SEEK_END)
+            tail = f.read(8)
     except OSError:
         return False
+    return tail[4:] == _MAGIC and int.from_bytes(tail[:4], "little") <= size - 12
 
 
 def file_digest(path: Path) -> str:

@@ -5,6 +5,12 @@ heavy module, so a run with everything cached costs little more than Python's st
 Each missing entry is a task ``(clip, extractor, key)`` run by a worker (in-process for
 ``n_jobs=1``, joblib/loky processes otherwise, or a Dask cluster) that writes its result
 to the cache itself: an interrupted run keeps every finished clip.
+
+Under the key's lock a worker first looks again for an entry or a failure that another
+process stored meanwhile, so two runs sharing a cache compute each key once. A clip that
+fails is recorded with its reason and retried only with ``retry_failed``; a worker that
+dies (segfault, out of memory) ends the batch with the unfinished clips listed as failed,
+not recorded, so the next run resumes them.
 """
 
 from __future__ import annotations
@@ -13,7 +19,8 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from concurrent.futures import BrokenExecutor
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -166,6 +173,14 @@ def recorded_reason(record: Mapping[str, Any], task: Task) -> str:
             f"(same content as clip {record['clip']!r})")
 
 
+def _absolute(clip: Clip) -> Clip:
+    """The clip with absolute media and table paths."""
+    media = {name: getattr(clip, name).resolve() for name in ("video", "audio", "skeleton")
+             if getattr(clip, name) is not None}
+    tables = {m: Path(p).resolve() for m, p in clip.tables.items()}
+    return replace(clip, tables=tables, **media)
+
+
 def _run_parallel(tasks: list[Task], root: Path, n_jobs: int, blocking: bool,
                   dask: str | None, retry_since: float | None,
                   ) -> Iterator[tuple[str, Task, str, float]]:
@@ -177,6 +192,9 @@ def _run_parallel(tasks: list[Task], root: Path, n_jobs: int, blocking: bool,
 
     with contextlib.ExitStack() as stack:
         if dask is not None:
+            # Remote workers resolve relative paths in their own folders: send absolute ones.
+            root = root.resolve()
+            tasks = [replace(t, clip=_absolute(t.clip)) for t in tasks]
             stack.enter_context(_dask_client(dask))
             stack.enter_context(parallel_config(backend="dask"))
         parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered", batch_size=1)
@@ -256,27 +274,51 @@ def run(
     if progress is not None:
         progress(len(todo))
     busy: list[Task] = []
+    finished: set[tuple[str, str]] = set()
     retry_since = started if retry_failed else None
-    for blocking, batch in ((False, todo), (True, busy)):
-        for status, task, reason, seconds in _run_parallel(batch, cache.root, n_jobs, blocking,
-                                                           dask, retry_since):
-            if status == "busy":
-                busy.append(task)
+    try:
+        for blocking, batch in ((False, todo), (True, busy)):
+            for status, task, reason, seconds in _run_parallel(batch, cache.root, n_jobs,
+                                                               blocking, dask, retry_since):
+                if status == "busy":
+                    busy.append(task)
+                    continue
+                finished.add((task.clip.id, task.modality))
+                _count(report, status, task, reason, seconds, progress)
+    except BrokenExecutor as exc:  # a worker crashed (segfault) or was killed (memory)
+        log.error("a worker process died: %s", exc)
+        for task in todo:
+            if (task.clip.id, task.modality) in finished:
                 continue
-            log.debug("%s %s [%s] %s (%.2f s)", status, task.clip.id, task.modality,
-                      task.key, seconds)
-            if progress is not None:
-                progress(1)
-            report.seconds[task.modality] = report.seconds.get(task.modality, 0.0) + seconds
-            if status == "computed":
+            record = cache.failure(task.key)
+            if cache.has(task.key, task.extractor.identity()):  # stored, not yet reported
                 report.computed += 1
-            elif status == "cached":
-                report.cached += 1
+            elif record is not None and record.get("time", 0.0) >= started:
+                report.failures.append(Failure(task.clip.id, task.modality,
+                                               recorded_reason(record, task)))
             else:
-                report.failures.append(Failure(task.clip.id, task.modality, reason))
+                report.failures.append(Failure(task.clip.id, task.modality, (
+                    f"{task.clip.media_for(task.modality)}: not computed: a worker process "
+                    "died (crash or out of memory) during the batch; finished clips are "
+                    "cached, run again to resume")))
     failed = {(f.clip_id, f.modality) for f in report.failures}
     report.tasks = [t for t in tasks if (t.clip.id, t.modality) not in failed]
     return report
+
+
+def _count(report: ExtractionReport, status: str, task: Task, reason: str, seconds: float,
+           progress: Callable[[int], Any] | None) -> None:
+    """Add one finished task to the report."""
+    log.debug("%s %s [%s] %s (%.2f s)", status, task.clip.id, task.modality, task.key, seconds)
+    if progress is not None:
+        progress(1)
+    report.seconds[task.modality] = report.seconds.get(task.modality, 0.0) + seconds
+    if status == "computed":
+        report.computed += 1
+    elif status == "cached":
+        report.cached += 1
+    else:
+        report.failures.append(Failure(task.clip.id, task.modality, reason))
 
 
 def collect(tasks: Iterable[Task], cache: FeatureCache) -> dict[str, pd.DataFrame]:

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.cluster import AgglomerativeClustering
+from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.metrics import silhouette_score
 from sklearn.utils.validation import check_is_fitted
 
@@ -48,7 +49,9 @@ def group_labels(index: pd.Index, groups: pd.Series | np.ndarray | None) -> np.n
     return np.asarray(groups).astype(str).astype(object)
 
 
-def _group_stats(values: np.ndarray, labels: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def _group_stats(
+    values: np.ndarray, labels: np.ndarray
+) -> dict[str, tuple[np.ndarray, np.ndarray, int]]:
     """Per-group NaN-aware mean, standard deviation and clip count of each column."""
     stats = {}
     with warnings.catch_warnings():  # a column all NaN in a group: its stats are NaN
@@ -94,7 +97,8 @@ class ActorStandardiser(TransformerMixin, BaseEstimator):
     --------
     >>> import pandas as pd
     >>> X = pd.DataFrame({"f": [1.0, 3.0, 10.0, 30.0]})
-    >>> ActorStandardiser(min_group_size=2).fit_transform(X, groups=["a", "a", "b", "b"])["f"].tolist()
+    >>> scaler = ActorStandardiser(min_group_size=2)
+    >>> scaler.fit_transform(X, groups=["a", "a", "b", "b"])["f"].tolist()
     [-1.0, 1.0, -1.0, 1.0]
     """
 
@@ -175,23 +179,45 @@ class ActorStandardiser(TransformerMixin, BaseEstimator):
                 out[valid, j] = (below + upto) / (2.0 * len(reference))
         return out
 
-    def fit_transform(self, X: pd.DataFrame, y: object = None, groups: object = None) -> pd.DataFrame:
+    def fit_transform(
+        self, X: pd.DataFrame, y: object = None, groups: object = None
+    ) -> pd.DataFrame:
         """Fit on ``X`` and return it normalised (see :meth:`fit` and :meth:`transform`)."""
         return self.fit(X, y, groups).transform(X, groups)
+
+
+def _standardise(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Impute NaN by the reference median, then z-score by the reference mean and deviation."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        median = np.nan_to_num(np.nanmedian(reference, axis=0))
+        mean = np.nan_to_num(np.nanmean(reference, axis=0))
+        std = np.nan_to_num(np.nanstd(reference, axis=0))
+    values = np.where(np.isnan(values), median, values)
+    return (values - mean) / np.where(std > 0, std, 1.0)
 
 
 def infer_actors(
     table: pd.DataFrame,
     n_actors: int | None = None,
     *,
+    reference: pd.DataFrame | None = None,
+    reference_groups: pd.Series | None = None,
     max_actors: int = 30,
 ) -> pd.Series:
     """Cluster clips into pseudo-actors from emotion-independent identity cues.
 
-    Pass only identity-cue columns (e.g. voice timbre and formant statistics, bone lengths,
-    face-shape ratios). Columns are z-scored (missing values imputed by the column median) and
+    Pass identity-cue columns (e.g. voice timbre and formant statistics, bone lengths,
+    face-shape ratios). Columns are z-scored (missing values imputed by the median) and
     clustered by Ward agglomerative clustering; when ``n_actors`` is None the number of clusters
     maximising the silhouette score is chosen between 2 and ``max_actors``.
+
+    Cues of acted clips still vary with the emotion. Given clips of *known* actors
+    (``reference`` and ``reference_groups``, e.g. the training set), the cues are first projected
+    on the directions that separate those actors best relative to the variation within each
+    actor (linear discriminant analysis with actors as classes, shrinkage chosen by
+    Ledoit-Wolf), which makes the clusters follow identity rather than emotion. Labels are never
+    used.
 
     Parameters
     ----------
@@ -199,6 +225,10 @@ def infer_actors(
         Identity cues, indexed by clip id.
     n_actors : int or None, default=None
         Number of pseudo-actors; None chooses it by silhouette.
+    reference : pandas.DataFrame or None, default=None
+        The same cue columns for clips of known actors.
+    reference_groups : pandas.Series or None, default=None
+        Actor of each ``reference`` clip (aligned on its index); needed with ``reference``.
     max_actors : int, default=30
         Largest number tried when ``n_actors`` is None.
 
@@ -211,14 +241,21 @@ def infer_actors(
     --------
     >>> import numpy as np, pandas as pd
     >>> rng = np.random.default_rng(0)
-    >>> cues = pd.DataFrame(np.repeat([[0.0, 0.0], [5.0, 5.0]], 10, axis=0) + rng.normal(size=(20, 2)))
+    >>> centres = np.repeat([[0.0, 0.0], [5.0, 5.0]], 10, axis=0)
+    >>> cues = pd.DataFrame(centres + rng.normal(size=(20, 2)))
     >>> infer_actors(cues).nunique()
     2
     """
     values = table.to_numpy(dtype=float)
-    values = np.where(np.isnan(values), np.nanmedian(values, axis=0), values)
-    std = values.std(axis=0)
-    values = (values - values.mean(axis=0)) / np.where(std > 0, std, 1.0)
+    if reference is None:
+        values = _standardise(values, values)
+    else:
+        if reference_groups is None:
+            raise ValueError("reference_groups is needed with reference")
+        known = reference.reindex(columns=table.columns).to_numpy(dtype=float)
+        lda = LinearDiscriminantAnalysis(solver="eigen", shrinkage="auto")
+        lda.fit(_standardise(known, known), reference_groups.reindex(reference.index).astype(str))
+        values = lda.transform(_standardise(values, known))
     n_clips = len(values)
     if n_clips < 3:
         return pd.Series("pseudo_00", index=table.index, name="actor")

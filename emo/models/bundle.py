@@ -96,9 +96,10 @@ def save_bundle(path: str | Path, fusion: StackingFusion, meta: dict | None = No
     fusion : StackingFusion
         Fitted model.
     meta : dict or None
-        JSON-able extras recorded in ``bundle.json``; the keys ``extractors`` (name -> version of
-        each feature extractor, or name -> identity dict with a ``version`` key) and ``cv`` (e.g. :meth:`CVResult.to_dict`) are checked or shown
-        by :func:`load_bundle` and the reports.
+        JSON-able extras recorded in ``bundle.json``. The key ``extractors`` (modality ->
+        extractor version, or -> identity dict with a ``version`` key) is checked by
+        :func:`load_bundle`; ``cv`` (e.g. :meth:`CVResult.to_dict` plus ``timings``) and
+        ``machine`` are shown by :func:`emo.factsheet.write_factsheet`.
 
     Returns
     -------

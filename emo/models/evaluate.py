@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -182,6 +183,7 @@ def cross_validate(
     n_splits: int = 5,
     loso: bool = False,
     random_state: int = 0,
+    test_groups: Callable[[dict[str, pd.DataFrame]], pd.Series] | None = None,
 ) -> CVResult:
     """Nested actor-grouped cross-validation of a fusion model and of each of its modalities.
 
@@ -206,6 +208,10 @@ def cross_validate(
         Leave one actor out in the outer loop.
     random_state : int, default=0
         Seed of the outer folds.
+    test_groups : callable or None, default=None
+        Evaluate as if the test actors were unknown: called with the test part's tables, it
+        returns the groups used to normalise them (e.g. pseudo-actors from
+        :func:`~emo.models.actors.infer_actors`). None uses the true actors.
 
     Returns
     -------
@@ -220,8 +226,9 @@ def cross_validate(
         train_ids, test_ids = y.index[train], y.index[test]
         model = clone(fusion).fit(_subset(tables, train_ids), y.loc[train_ids], groups)
         test_tables = _subset(tables, test_ids)
-        outputs = model.predict_proba_modalities(test_tables, groups)
-        outputs["fused"] = model.predict_proba(test_tables, groups)
+        actors = groups if test_groups is None else test_groups(test_tables)
+        outputs = model.predict_proba_modalities(test_tables, actors)
+        outputs["fused"] = model.predict_proba(test_tables, actors)
         for name, frame in outputs.items():
             frame = frame.reindex(columns=classes, fill_value=0.0)
             proba.setdefault(name, []).append(frame)

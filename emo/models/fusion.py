@@ -90,7 +90,8 @@ class StackingFusion(BaseEstimator):
     >>> groups = pd.Series(np.repeat(list("abcdef"), 20), index=ids)
     >>> tables = {m: pd.DataFrame({f"{m}__x": rng.normal(size=120) + (y == c).to_numpy() * 3},
     ...                           index=ids) for m, c in [("audio", "An"), ("face", "Ha")]}
-    >>> fusion = StackingFusion(ModalityClassifier(n_estimators=30), n_splits=3).fit(tables, y, groups)
+    >>> fusion = StackingFusion(ModalityClassifier(n_estimators=30), n_splits=3)
+    >>> fusion = fusion.fit(tables, y, groups)
     >>> fusion.predict(tables, groups).shape
     (120,)
     """
@@ -163,23 +164,22 @@ class StackingFusion(BaseEstimator):
         labelled = {m: tables[m].index[tables[m].index.isin(y.index)] for m in self.modalities_}
 
         jobs = [(m, labelled[m], None) for m in self.modalities_]
-        folds = []
         if self.meta != "average":
-            folds = actor_folds(
+            for train, test in actor_folds(
                 y, groups, n_splits=self.n_splits, random_state=self.random_state
-            )
-            for train, test in folds:
+            ):
                 for m in self.modalities_:
                     ids = labelled[m]
-                    train_ids, test_ids = ids[ids.isin(y.index[train])], ids[ids.isin(y.index[test])]
-                    if len(train_ids) and len(test_ids):
-                        jobs.append((m, train_ids, test_ids))
+                    inner_train = ids[ids.isin(y.index[train])]
+                    inner_test = ids[ids.isin(y.index[test])]
+                    if len(inner_train) and len(inner_test):
+                        jobs.append((m, inner_train, inner_test))
         results = Parallel(n_jobs=self.n_jobs)(
             delayed(_fit_predict)(base, tables[m], y, groups, train_ids, test_ids)
             for m, train_ids, test_ids in jobs
         )
         n_final = len(self.modalities_)
-        self.estimators_ = {m: model for (m, _, _), (model, _) in zip(jobs, results[:n_final])}
+        self.estimators_ = {jobs[i][0]: results[i][0] for i in range(n_final)}
         oof: dict[str, list[pd.DataFrame]] = {}
         for (m, _, _), (_, proba) in zip(jobs[n_final:], results[n_final:], strict=True):
             oof.setdefault(m, []).append(proba.reindex(columns=self.classes_, fill_value=0.0))

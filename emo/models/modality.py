@@ -60,9 +60,11 @@ class ModalityClassifier(ClassifierMixin, BaseEstimator):
         Fraction of features per tree.
     reg_lambda : float, default=1.0
         L2 penalty on leaf values.
+    max_bin : int, default=63
+        Histogram bins per feature (fewer is faster; per-actor ranks need few).
     actor_norm : bool, default=True
         Z-score features within each actor (``groups``); needs ``groups`` to be useful.
-    norm_method : {"zscore", "rank"}, default="zscore"
+    norm_method : {"zscore", "rank"}, default="rank"
         Per-actor normalisation (see :class:`~emo.models.actors.ActorStandardiser`).
     early_stopping : bool, default=False
         Choose the number of rounds on an inner actor-grouped validation split, then refit on all
@@ -109,8 +111,9 @@ class ModalityClassifier(ClassifierMixin, BaseEstimator):
         subsample: float = 0.8,
         colsample: float = 0.5,
         reg_lambda: float = 1.0,
+        max_bin: int = 63,
         actor_norm: bool = True,
-        norm_method: str = "zscore",
+        norm_method: str = "rank",
         early_stopping: bool = False,
         random_state: int = 0,
         n_jobs: int = 1,
@@ -124,6 +127,7 @@ class ModalityClassifier(ClassifierMixin, BaseEstimator):
         self.subsample = subsample
         self.colsample = colsample
         self.reg_lambda = reg_lambda
+        self.max_bin = max_bin
         self.actor_norm = actor_norm
         self.norm_method = norm_method
         self.early_stopping = early_stopping
@@ -138,6 +142,7 @@ class ModalityClassifier(ClassifierMixin, BaseEstimator):
             "subsample": self.subsample,
             "colsample_bytree": self.colsample,
             "reg_lambda": self.reg_lambda,
+            "max_bin": self.max_bin,
             "random_state": self.random_state,
             "n_jobs": self.n_jobs,
         }

@@ -1,7 +1,9 @@
 """Demo dataset generator: synthetic faces, voices and Kinect skeletons, challenge layout.
 
->>> from emo.synth import synthesise  # doctest: +SKIP
->>> synthesise("demo", actors=6, takes=3)  # doctest: +SKIP
+Example::
+
+    from emo.synth import synthesise
+    synthesise("demo", actors=6, takes=3, seed=0)
 """
 
 from emo.synth.generate import synthesise

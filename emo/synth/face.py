@@ -200,8 +200,8 @@ def face_actor(rng: np.random.Generator, size: tuple[int, int], landmarks: np.nd
         offset=float(rng.uniform(-0.05, 0.08)),
         gamma=float(rng.uniform(0.8, 1.25)),
         baseline=baseline,
-        style=np.exp(rng.normal(0.0, 0.3, k)),
-        expressivity=float(rng.uniform(0.55, 1.25)),
+        style=np.exp(rng.normal(0.0, 0.4, k)),
+        expressivity=float(rng.uniform(0.45, 1.25)),
         blink_rate=float(rng.uniform(0.15, 0.5)),
     )
 
@@ -370,9 +370,9 @@ def emotion_pattern(label: str, actor: FaceActor, rng: np.random.Generator) -> n
     prototypes.
     """
     pattern = np.array([EMOTION_AUS[label].get(au, 0.0) for au in AUS])
-    pattern *= actor.style * np.exp(rng.normal(0.0, 0.25, len(AUS)))
+    pattern *= actor.style * np.exp(rng.normal(0.0, 0.4, len(AUS)))
     stray = rng.choice(len(AUS) - 1, size=2, replace=False)
-    pattern[stray] += rng.uniform(0.0, 0.45, 2)
+    pattern[stray] += rng.uniform(0.0, 0.6, 2)
     return pattern
 
 
@@ -396,17 +396,17 @@ def activations(t: np.ndarray, takes: Sequence[Take], actor: FaceActor, speech: 
     Returns
     -------
     numpy.ndarray
-        (len(t), len(AUS)).
+        (len(t), len(AUS)), clipped to [-0.6, 1.6] to keep the warps plausible.
     """
     out = np.tile(actor.baseline, (t.size, 1))
-    out += 0.05 * smooth_noise(t, rng, len(AUS), max_hz=1.5)
+    out += 0.08 * smooth_noise(t, rng, len(AUS), max_hz=1.5)
     for take in takes:
         weight = envelope(t, take) * take.intensity * actor.expressivity
         out += weight[:, None] * emotion_pattern(take.label, actor, rng)[None, :]
     out[:, AUS.index("AU25")] += 0.35 * speech
     out[:, AUS.index("AU26")] += 0.3 * speech
     out[:, AUS.index("AU45")] += blinks(t, actor.blink_rate, rng)
-    return out
+    return np.clip(out, -0.6, 1.6)
 
 
 def head_motion(t: np.ndarray, rng: np.random.Generator) -> np.ndarray:

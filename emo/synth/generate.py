@@ -51,7 +51,23 @@ class Segment:
 
 def actor_traits(actor: Actor, seed: int, size: tuple[int, int], landmarks: np.ndarray,
                  ) -> Traits:
-    """Draw an actor's face, voice and body traits from its own seeded generator."""
+    """Draw an actor's face, voice and body traits from its own seeded generator.
+
+    Parameters
+    ----------
+    actor
+        The actor (its index seeds the traits).
+    seed
+        Dataset seed.
+    size
+        Frame (width, height).
+    landmarks
+        Base-face landmarks.
+
+    Returns
+    -------
+    Traits
+    """
     rngs = [np.random.default_rng([seed, 1, actor.index, k]) for k in range(3)]
     return Traits(face.face_actor(rngs[0], size, landmarks),
                   voice.voice_actor(rngs[1], actor.female),
@@ -61,6 +77,17 @@ def actor_traits(actor: Actor, seed: int, size: tuple[int, int], landmarks: np.n
 def render_audio(rec: Recording, traits: Traits, n_samples: int, rng: np.random.Generator,
                  ) -> tuple[np.ndarray, list[tuple[float, np.ndarray, np.ndarray]]]:
     """The recording's sound track and the syllables of each take.
+
+    Parameters
+    ----------
+    rec
+        The recording.
+    traits
+        Its actor's traits.
+    n_samples
+        Length of the track.
+    rng
+        Random generator.
 
     Returns
     -------
@@ -86,8 +113,31 @@ def render_audio(rec: Recording, traits: Traits, n_samples: int, rng: np.random.
 
 def render_frames(rec: Recording, traits: Traits, image: np.ndarray, landmarks: np.ndarray,
                   t: np.ndarray, speech: np.ndarray, size: tuple[int, int],
-                  rng: np.random.Generator):
-    """Yield the recording's video frames (RGB uint8)."""
+                  rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """Yield the recording's video frames.
+
+    Parameters
+    ----------
+    rec
+        The recording.
+    traits
+        Its actor's traits.
+    image, landmarks
+        The base face.
+    t
+        Frame times in seconds.
+    speech
+        Syllable envelope at ``t`` (moves lips and jaw).
+    size
+        Frame (width, height).
+    rng
+        Random generator.
+
+    Yields
+    ------
+    numpy.ndarray
+        RGB uint8 frames.
+    """
     grid = face.pixel_grid(size)
     fields, window = face.active_window(
         face.au_fields(landmarks, face.output_to_base(traits.face, landmarks) @ grid), size)
@@ -101,7 +151,25 @@ def render_frames(rec: Recording, traits: Traits, image: np.ndarray, landmarks: 
 
 def render_kinect(rec: Recording, traits: Traits, rng: np.random.Generator,
                   ) -> tuple[str, np.ndarray]:
-    """The recording's Kinect text and the video time of each of its rows."""
+    """The recording's Kinect file.
+
+    Parameters
+    ----------
+    rec
+        The recording.
+    traits
+        Its actor's traits.
+    rng
+        Random generator.
+
+    Returns
+    -------
+    text : str
+        The file's content (30 fps with jitter and rare dropped frames, starting at an
+        arbitrary time; the body stands at a random place and angle in the room).
+    times : numpy.ndarray
+        Video time (seconds) of each row.
+    """
     kt = skeleton.kinect_times(rec.kinect_lead + rec.duration + rec.kinect_tail, rng, KINECT_FPS)
     tv = kt - rec.kinect_lead
     pose = skeleton.pose_track(tv, rec.takes, traits.body, rng)
@@ -166,7 +234,8 @@ def _check(actors: int, takes: int, test_actors: int, fps: float, size: tuple[in
             raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
     if not 1.0 <= fps <= 120.0:
         raise ValueError(f"fps must lie in [1, 120], got {fps!r}")
-    if (len(size) != 2 or any(int(s) != s or s < 64 or s > 2048 or s % 2 for s in size)):
+    if (not isinstance(size, tuple | list) or len(size) != 2
+            or any(int(s) != s or s < 64 or s > 2048 or s % 2 for s in size)):
         raise ValueError(f"size must be (width, height), even integers in [64, 2048], got {size!r}")
     if workers is not None and workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers!r}")

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from emo.data.labels import CLASSES
 from emo.data.skeleton import KINECT_JOINTS
 from emo.synth.plan import Take
 from emo.synth.timeline import bumps, envelope, smooth_noise
@@ -67,6 +68,8 @@ class BodyActor:
         Resting pose parameters (one per :data:`POSE`).
     expressivity
         Multiplier of gesture amplitude.
+    style
+        Per-emotion multiplier of gesture amplitude (individual ways of showing them).
     speed
         Multiplier of gesture tempo.
     hand
@@ -78,6 +81,7 @@ class BodyActor:
     segments: dict[str, float]
     posture: np.ndarray
     expressivity: float
+    style: dict[str, float]
     speed: float
     hand: int
     sway: float
@@ -104,7 +108,8 @@ def body_actor(rng: np.random.Generator, female: bool) -> BodyActor:
     posture[[_P["l_elev"], _P["r_elev"]]] = rng.uniform(0.05, 0.25, 2)
     posture[[_P["l_azim"], _P["r_azim"]]] = rng.uniform(0.0, 0.6, 2)
     posture[[_P["l_elbow"], _P["r_elbow"]]] = rng.uniform(0.1, 0.7, 2)
-    return BodyActor(segments, posture, float(rng.uniform(0.5, 1.25)),
+    style = {label: float(np.exp(rng.normal(0.0, 0.45))) for label in CLASSES}
+    return BodyActor(segments, posture, float(rng.uniform(0.35, 1.2)), style,
                      float(rng.uniform(0.8, 1.25)), int(rng.choice([-1, 1])),
                      float(rng.uniform(0.005, 0.02)))
 
@@ -241,7 +246,8 @@ def pose_track(t: np.ndarray, takes: tuple[Take, ...] | list[Take], actor: BodyA
     -------
     numpy.ndarray
         (len(t), len(POSE)): posture + idle sway and breathing + gestures of each take
-        (scaled by take intensity and actor expressivity) + a stray movement now and then.
+        (scaled by take intensity, actor expressivity and style, with take-to-take
+        variation) + a stray movement now and then.
     """
     out = np.tile(actor.posture, (t.size, 1))
     idle = smooth_noise(t, rng, len(POSE), 0.5)
@@ -253,10 +259,12 @@ def pose_track(t: np.ndarray, takes: tuple[Take, ...] | list[Take], actor: BodyA
     for take in takes:
         env = envelope(t, take)
         gesture = GESTURES[take.label](t, take, env, actor, rng)
-        out += gesture * take.intensity * actor.expressivity
-        if rng.random() < 0.4:
-            stray = bumps(t, [rng.uniform(take.start, take.end)], 0.3, 0.4)
-            _arms(out, stray, rng.choice(["l", "r"]), *rng.uniform(0, [0.8, 1.2, 1.2]))
+        gain = take.intensity * actor.expressivity * actor.style[take.label]
+        out += gesture * gain * np.exp(rng.normal(0.0, 0.4, len(POSE)))
+        if rng.random() < 0.6:
+            stray = bumps(t, [rng.uniform(take.start, take.end)], 0.3, 0.5)
+            _arms(out, stray, rng.choice(["l", "r", "lr"]), *rng.uniform(0, [1.2, 1.5, 1.8]))
+            out[:, [_P["lean"], _P["head_pitch"]]] += stray[:, None] * rng.normal(0, 0.06, 2)
     return out
 
 

@@ -41,8 +41,9 @@ def write_video(path: Path, frames: Iterable[np.ndarray], audio: np.ndarray, fps
     audio = np.clip(audio, -1.0, 1.0).astype(np.float32)
     with av.open(str(path), "w", format="mp4") as box:
         video = None
-        sound = box.add_stream("aac", rate=sample_rate, layout="mono")
-        sound.codec_context.thread_count = 1
+        sound = box.add_stream("aac", rate=sample_rate, layout="mono",
+                               options={"aac_coder": "fast"})
+        sound.bit_rate = 32_000
         next_sample = 0
         for i, frame in enumerate(frames):
             if video is None:

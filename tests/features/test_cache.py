@@ -89,3 +89,121 @@ def test_prune_removes_other_versions(tmp_path: Path) -> None:
     assert [p.name for p in removed] == ["demo-0"]
     assert cache.info()["extractors"] == {"audio/demo-1": {"entries": 1, "bytes": cache.path(
         "k1", IDENT).stat().st_size}}
+
+
+def _dead_pid() -> int:
+    """A pid that no process has (a child that has exited and been reaped)."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    return int(proc.stdout)
+
+
+def test_has_rejects_empty_and_truncated_entries(tmp_path: Path) -> None:
+    cache = FeatureCache(tmp_path)
+    path = cache.put("k1", IDENT, {"audio__a": 1.0, "audio__b": 2.0})
+    assert cache.has("k1", IDENT)
+    whole = path.read_bytes()
+    for damaged in (b"", whole[:-1], whole[: len(whole) // 2], b"PAR1"):
+        path.write_bytes(damaged)
+        assert not cache.has("k1", IDENT)
+
+
+def test_sweep_removes_what_killed_runs_left_and_keeps_what_is_in_use(tmp_path: Path) -> None:
+    from emo.features.cache import _host
+
+    cache = FeatureCache(tmp_path)
+    folder = cache.path("k1", IDENT).parent
+    cache.put("k1", IDENT, {"audio__a": 1.0})
+    host = _host()
+    dead = folder / f".k2.{host}.{_dead_pid()}.abc.tmp"
+    alive = folder / f".k3.{host}.{os.getpid()}.abc.tmp"
+    foreign_new = folder / ".k4.otherhost.123.abc.tmp"
+    foreign_old = folder / ".k5.otherhost.123.abc.tmp"
+    for tmp in (dead, alive, foreign_new, foreign_old):
+        tmp.write_bytes(b"partial")
+    os.utime(foreign_old, (0, 0))
+    (tmp_path / "locks").mkdir()
+    (tmp_path / "locks" / "stale.lock").touch()
+    with cache.lock("held"):
+        assert cache.sweep() == 3
+        assert (tmp_path / "locks" / "held.lock").exists()
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        [alive.name, foreign_new.name, cache.path("k1", IDENT).name])
+    assert not list((tmp_path / "locks").iterdir())
+
+
+def test_close_leaves_no_sqlite_journal(tmp_path: Path) -> None:
+    media = tmp_path / "a.wav"
+    media.write_bytes(b"x")
+    cache = FeatureCache(tmp_path / "c")
+    cache.content_hash(media)
+    cache.close()
+    assert sorted(p.name for p in (tmp_path / "c").iterdir()) == ["hashes.sqlite"]
+
+
+def test_a_broken_hash_memo_only_costs_rehashing(tmp_path: Path) -> None:
+    import hashlib
+
+    media = tmp_path / "a.wav"
+    media.write_bytes(b"abc")
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "hashes.sqlite").write_bytes(b"this is not a database" * 100)
+    digest = FeatureCache(tmp_path / "c").content_hash(media)
+    assert digest == hashlib.sha256(b"abc").hexdigest()
+
+
+def test_unwritable_cache_raises_cache_error(tmp_path: Path) -> None:
+    import pytest
+
+    from emo.errors import CacheError
+
+    (tmp_path / "features").write_text("a file where a folder should be")
+    with pytest.raises(CacheError, match="cannot write cache entry"):
+        FeatureCache(tmp_path).put("k1", IDENT, {"audio__a": 1.0})
+
+
+def _count_under_lock(root: Path, n: int) -> None:
+    cache = FeatureCache(root)
+    counter = root / "counter"
+    for _ in range(n):
+        with cache.lock("shared") as acquired:
+            assert acquired
+            value = int(counter.read_text())
+            os.sched_yield()
+            counter.write_text(str(value + 1))
+
+
+def test_lock_excludes_other_processes(tmp_path: Path) -> None:
+    import multiprocessing
+
+    (tmp_path / "counter").write_text("0")
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_count_under_lock, args=(tmp_path, 40)) for _ in range(4)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(60)
+    assert [p.exitcode for p in procs] == [0] * 4
+    assert (tmp_path / "counter").read_text() == "160"
+    assert not list((tmp_path / "locks").iterdir())
+
+
+def test_verify_removes_entries_in_the_wrong_folder(tmp_path: Path) -> None:
+    cache = FeatureCache(tmp_path)
+    path = cache.put("k1", IDENT, {"audio__a": 1.0})
+    moved = cache.path("k1", {**IDENT, "version": "9"})
+    moved.parent.mkdir(parents=True)
+    moved.write_bytes(path.read_bytes())
+    assert cache.verify() == [moved]
+    assert cache.get("k1", IDENT) == {"audio__a": 1.0}
+
+
+def test_prune_forgets_failures_of_other_versions(tmp_path: Path) -> None:
+    cache = FeatureCache(tmp_path)
+    cache.record_failure("k1", IDENT, "c1", "bad")
+    cache.record_failure("k2", {**IDENT, "version": "0"}, "c2", "bad")
+    cache.prune({"demo": "1"})
+    assert cache.failure("k1") is not None and cache.failure("k2") is None

@@ -98,3 +98,124 @@ def test_parallel_run_equals_serial_run(tmp_path: Path, clips: list[Clip]) -> No
     b = collect(parallel.tasks, FeatureCache(tmp_path / "b"))["audio"]
     assert a.sort_index().equals(b.sort_index())
     assert {f.clip_id for f in parallel.failures} == {"c2", "missing"}
+
+
+class SlowNumbers(NumbersExtractor):
+    """NumbersExtractor that takes a while and logs every call to a file (any process)."""
+
+    name: ClassVar[str] = "slow_numbers"
+    setting_names: ClassVar[tuple[str, ...]] = ("scale", "log")
+
+    def __init__(self, scale: float = 1.0, log: str = "") -> None:
+        super().__init__(scale)
+        self.log = log
+
+    def extract(self, clip: Clip) -> dict[str, float]:
+        import os
+        import time
+
+        with open(self.log, "a") as f:
+            f.write(f"{os.getpid()} {clip.id}\n")
+        time.sleep(0.05)
+        return super().extract(clip)
+
+
+def _run_in_child(clips: list[Clip], root: Path, log: str, n_jobs: int) -> None:
+    report = run(clips, {"audio": SlowNumbers(log=log)}, FeatureCache(root), n_jobs=n_jobs)
+    assert report.computed + report.cached == 6
+
+
+def test_two_runs_at_once_compute_each_entry_and_failure_once(tmp_path: Path) -> None:
+    import multiprocessing
+
+    clips = []
+    for i in range(8):
+        path = tmp_path / f"m{i}.txt"
+        path.write_text({2: " ", 5: "\n"}.get(i, f"{i} {i + 1}"))  # 2, 5 fail
+        clips.append(Clip(f"m{i}", actor="A", audio=path))
+    log = tmp_path / "calls.log"
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_run_in_child, args=(clips, tmp_path / "cache", str(log), 1))
+             for _ in range(2)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(60)
+    assert [p.exitcode for p in procs] == [0, 0]
+    calls = [line.split()[1] for line in log.read_text().splitlines()]
+    assert sorted(calls) == [f"m{i}" for i in range(8)]  # each once, the 2 failures included
+    assert len({line.split()[0] for line in log.read_text().splitlines()}) == 2
+    assert not list((tmp_path / "cache" / "locks").iterdir())
+
+
+def test_failure_of_identical_content_names_this_clips_file(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("")
+    (tmp_path / "b.txt").write_text("")
+    clips = [Clip("a", audio=tmp_path / "a.txt"), Clip("b", audio=tmp_path / "b.txt")]
+    cache = FeatureCache(tmp_path / "cache")
+    for report in (run(clips, {"audio": NumbersExtractor()}, cache),
+                   run(clips, {"audio": NumbersExtractor()}, cache)):
+        reasons = {f.clip_id: f.reason for f in report.failures}
+        assert reasons["a"].startswith(f"{tmp_path / 'a.txt'}: no numbers")
+        assert reasons["b"].startswith(f"{tmp_path / 'b.txt'}: no numbers")
+        assert "same content as clip 'a'" in reasons["b"]
+
+
+def test_damaged_entry_is_recomputed_alone_and_a_vanished_one_is_not_hidden(
+        tmp_path: Path, clips: list[Clip]) -> None:
+    from emo.errors import CacheError
+
+    cache = FeatureCache(tmp_path / "cache")
+    first = run(clips, {"audio": NumbersExtractor()}, cache)
+    entry = cache.path(first.tasks[0].key, first.tasks[0].extractor.identity())
+    entry.write_bytes(entry.read_bytes()[:30])  # as a crash of a non-atomic writer would
+    again = run(clips, {"audio": NumbersExtractor()}, cache)
+    assert (again.computed, again.cached) == (1, 2)
+    assert collect(again.tasks, cache)["audio"].equals(collect(first.tasks, cache)["audio"])
+    entry.unlink()
+    with pytest.raises(CacheError, match=f"{entry.name}: entry of clip 'c0'"):
+        collect(again.tasks, cache)
+
+
+def test_order_does_not_change_the_table(tmp_path: Path, clips: list[Clip]) -> None:
+    forward = run(clips, {"audio": NumbersExtractor()}, FeatureCache(tmp_path / "a"))
+    backward = run(clips[::-1], {"audio": NumbersExtractor()}, FeatureCache(tmp_path / "b"),
+                   n_jobs=2)
+    a = collect(forward.tasks, FeatureCache(tmp_path / "a"))["audio"]
+    b = collect(backward.tasks, FeatureCache(tmp_path / "b"))["audio"]
+    assert list(b.index) == ["c3", "c1", "c0"]
+    assert a.equals(b.loc[a.index])
+    for root in (tmp_path / "a", tmp_path / "b"):
+        assert sorted(p.name for p in root.iterdir() if p.is_file()) == ["hashes.sqlite"]
+        assert not list((root / "locks").iterdir())
+
+
+class CrashingNumbers(NumbersExtractor):
+    """Kills its own worker process on a clip whose file has a ``.crash`` twin (as a segfault
+    in a media library would)."""
+
+    name: ClassVar[str] = "crashing_numbers"
+
+    def extract(self, clip: Clip) -> dict[str, float]:
+        import os
+        import signal
+
+        if clip.media_for("audio").with_suffix(".crash").exists():
+            os.kill(os.getpid(), signal.SIGKILL)
+        return super().extract(clip)
+
+
+def test_a_dead_worker_ends_the_batch_with_a_clear_failure(tmp_path: Path,
+                                                          clips: list[Clip]) -> None:
+    cache = FeatureCache(tmp_path / "cache")
+    flag = tmp_path / "c1.crash"
+    flag.touch()
+    report = run(clips, {"audio": CrashingNumbers()}, cache, n_jobs=2)
+    reasons = {f.clip_id: f.reason for f in report.failures}
+    assert "a worker process died" in reasons["c1"] and "c1.txt" in reasons["c1"]
+    # The next run computes only what the crash left undone; none of it was recorded failed.
+    assert report.computed == len(collect(report.tasks, cache).get("audio", []))
+    flag.unlink()
+    again = run(clips, {"audio": CrashingNumbers()}, cache, n_jobs=2)
+    assert again.computed == 3 - report.computed and again.cached == report.computed
+    assert {f.clip_id for f in again.failures} == {"c2", "missing"}

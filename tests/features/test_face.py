@@ -11,6 +11,7 @@ import pytest
 from skimage.data import astronaut
 
 from emo.data.clip import Clip
+from emo.data.video import iter_frames
 from emo.errors import FeatureError, MediaError
 from emo.features.base import get_extractor
 from emo.features.face import FaceAUExtractor, OpenFaceExtractor, read_openface_csv
@@ -24,7 +25,14 @@ from emo.features.face.aus import (
     head_frame,
     head_pose,
 )
-from emo.features.face.landmarks import image_landmarks, upscale
+from emo.features.face.landmarks import (
+    _largest_face,
+    _to_array,
+    image_landmarks,
+    new_face_mesh,
+    track_landmarks,
+    upscale,
+)
 from emo.features.functionals import DEFAULT_STATS
 
 CKPLUS = Path("/work/shared/data/ckplus48")
@@ -43,6 +51,18 @@ def test_mediapipe_finds_the_astronaut(face: np.ndarray) -> None:
     nose = face[1]
     assert 170 < nose[0] < 280 and 90 < nose[1] < 170
     assert face[33, 0] < face[263, 0] and face[33, 1] < face[13, 1]
+
+
+def test_landmark_list_to_array_fast_and_slow_path() -> None:
+    from mediapipe.framework.formats import landmark_pb2
+
+    face = landmark_pb2.NormalizedLandmarkList()
+    expected = np.array([(i / 10, 0.5 - i / 7, -i / 100) for i in range(6)])
+    for x, y, z in expected:
+        face.landmark.add(x=x, y=y, z=z)
+    np.testing.assert_allclose(_to_array(face), expected, rtol=1e-6)
+    face.landmark[2].visibility = 0.9  # another wire layout: read field by field
+    np.testing.assert_allclose(_to_array(face), expected, rtol=1e-6)
 
 
 def test_still_landmarks_do_not_depend_on_earlier_images(face: np.ndarray) -> None:
@@ -214,6 +234,16 @@ def test_face_au_segment_and_fresh_state(video: Path) -> None:
     first = extractor.extract(clip)
     extractor.extract(Clip("c0", video=video))  # another clip in between
     assert extractor.extract(clip) == first
+
+
+def test_tracking_state_is_fresh_for_every_clip(video: Path) -> None:
+    frames = list(iter_frames(video, fps=10))
+    with new_face_mesh(static=False) as mesh:  # a brand-new graph, the reference
+        expected = np.stack([_largest_face(mesh.process(f), f.shape[1], f.shape[0], 478)
+                             for _, f in frames])
+    track_landmarks(frames[::-1])  # another clip through the shared graph first
+    _, points = track_landmarks(frames)
+    np.testing.assert_array_equal(points, expected)
 
 
 def test_faceless_frames_are_counted(tmp_path: Path) -> None:

@@ -34,11 +34,11 @@ _STANDING |= {k.replace("Left", "Right"): (-x, y) for k, (x, y) in list(_STANDIN
 STANDING = np.array([[*_STANDING[j], 2.5] for j in KINECT_JOINTS])
 
 
-def _row(t: float, body: float, positions: np.ndarray, comma: bool = False,
+def _row(t: float, body: int, positions: np.ndarray, comma: bool = False,
          trailing: bool = True) -> str:
     values = np.zeros((len(KINECT_JOINTS), 6))
     values[:, :3] = positions
-    fields = [repr(float(t)), repr(float(body)), *(repr(float(v)) for v in values.ravel())]
+    fields = [repr(float(t)), str(body), *(repr(float(v)) for v in values.ravel())]
     text = ";".join(fields) + (";" if trailing else "")
     return text.replace(".", ",") if comma else text
 
@@ -123,9 +123,9 @@ def test_two_bodies_the_gesturing_one_is_chosen(tmp_path):
     walker[..., 0] += -2.0 + 1.5 * t[:, None]  # walks across the room, arms still
     rows = []
     for ti, a, w in zip(t, actor, walker, strict=True):
-        rows += [_row(1000 * ti, 3, w), _row(1000 * ti, 5, a)]
+        rows += [_row(1000 * ti, 72057594037929001, w), _row(1000 * ti, 72057594037929002, a)]
     skeleton = read_kinect(_write(tmp_path / "k.txt", rows))
-    assert skeleton.body == 5
+    assert skeleton.body == "72057594037929002"  # 64-bit tracking ids stay exact
     assert len(skeleton.joints) == 60
     np.testing.assert_allclose(skeleton.joints, actor, atol=1e-9)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import adjusted_rand_score
 
 from emo.models import ActorStandardiser, infer_actors
 
@@ -53,3 +54,24 @@ def test_infer_actors_recovers_identity_clusters() -> None:
     assert found.nunique() == 4
     assert pd.crosstab(found.to_numpy(), truth).gt(0).sum(axis=1).eq(1).all()
     assert infer_actors(cues, n_actors=2).nunique() == 2
+
+
+def test_infer_actors_with_reference_follows_identity_not_emotion() -> None:
+    rng = np.random.default_rng(2)
+
+    def clips(n_actors: int) -> tuple[pd.DataFrame, np.ndarray]:
+        actors = np.repeat(np.arange(n_actors), 20)
+        identity = np.linspace(-6, 6, n_actors)[rng.permutation(n_actors)][actors]
+        emotion = rng.normal(0, 6, size=len(actors))  # dominates the raw cues
+        noise = rng.normal(0, 0.5, size=(len(actors), 3))
+        cues = np.column_stack([identity + emotion, emotion, np.zeros(len(actors))]) + noise
+        return pd.DataFrame(cues, columns=["a", "b", "c"]), actors
+
+    known, known_actors = clips(8)
+    new, truth = clips(3)
+    found = infer_actors(new, n_actors=3, reference=known,
+                         reference_groups=pd.Series(known_actors, index=known.index))
+    assert adjusted_rand_score(truth, found) > 0.8
+    assert adjusted_rand_score(truth, infer_actors(new, n_actors=3)) < 0.5  # without reference
+    with pytest.raises(ValueError, match="reference_groups"):
+        infer_actors(new, reference=known)

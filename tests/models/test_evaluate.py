@@ -37,7 +37,7 @@ def test_few_actors_cap_folds_and_warn(synthetic) -> None:
 
 def test_cross_validate_scores_every_modality(synthetic) -> None:
     tables, y, groups = synthetic
-    fusion = StackingFusion(ModalityClassifier(n_estimators=20), n_splits=3)
+    fusion = StackingFusion(ModalityClassifier(n_estimators=20), meta="gbm", n_splits=3)
     cv = cross_validate(fusion, tables, y, groups, n_splits=4)
     assert set(cv.uar) == {"audio", "face", "fused"}
     assert all(len(v) == 4 for v in cv.uar_folds.values())

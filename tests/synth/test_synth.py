@@ -17,7 +17,7 @@ from emo.synth.generate import SAMPLE_RATE
 from emo.synth.plan import cast, plan
 
 FPS = 15.0
-HAND = KINECT_JOINTS.index("HandRight")
+HANDS = [KINECT_JOINTS.index("HandLeft"), KINECT_JOINTS.index("HandRight")]
 
 
 @pytest.fixture(scope="module")
@@ -135,6 +135,16 @@ def test_anger_is_louder_and_moves_faster_than_sadness(tiny: Path) -> None:
         speed = []
         for d in (an, sa):
             rows = _kinect(tiny / "motion capture" / d.skeleton)[d.skeleton_start:d.skeleton_end]
-            hands = rows[:, 2:].reshape(len(rows), -1, 6)[:, [HAND, HAND - 4], :3]
+            hands = rows[:, 2:].reshape(len(rows), -1, 6)[:, HANDS, :3]
             speed.append(np.abs(np.diff(hands, axis=0)).sum(-1).mean())
         assert speed[0] > 1.5 * speed[1]
+
+
+def test_mediapipe_tracks_the_face_in_the_video(tiny: Path) -> None:
+    mp = pytest.importorskip("mediapipe")
+    path = sorted((tiny / "videos").glob("*.MP4"))[0]
+    with av.open(str(path)) as box:
+        frames = [f.to_ndarray(format="rgb24") for f in box.decode(video=0)]
+    with mp.solutions.face_mesh.FaceMesh(refine_landmarks=True) as mesh:
+        found = [mesh.process(frame).multi_face_landmarks is not None for frame in frames]
+    assert np.mean(found) > 0.95

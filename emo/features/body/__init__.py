@@ -70,8 +70,8 @@ class Kinematics(Extractor):
         """Where this clip's joints come from: ``"kinect"``, ``"video"`` or ``None``."""
         if self.source == "auto":
             return "kinect" if clip.skeleton else "video" if clip.video else None
-        return self.source if getattr(clip, "skeleton" if self.source == "kinect" else "video") \
-            else None
+        path = clip.skeleton if self.source == "kinect" else clip.video
+        return self.source if path else None
 
     def applies(self, clip: Clip) -> bool:
         """Whether the clip has the file the chosen source reads."""

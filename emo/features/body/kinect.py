@@ -55,6 +55,7 @@ KINECT_TO_COMMON: dict[str, str] = {
 _COMMON_INDEX = np.array([KINECT_JOINTS.index(KINECT_TO_COMMON[j]) for j in COMMON_JOINTS])
 _NA = ["", "NaN", "nan", "-nan", "NAN", "-nan(ind)", "nan(ind)", "inf", "-inf", "Infinity",
        "-Infinity"]
+_DTYPES = {**dict.fromkeys(range(KINECT_COLUMNS), np.float64), 1: str}
 _WHITESPACE = np.frombuffer(b" \t\r\n", dtype=np.uint8)
 
 
@@ -67,7 +68,8 @@ class KinectRecording:
     times
         Frame time of each row (ms).
     bodies
-        Body index of each row.
+        Body index of each row, as written (a slot 0-5 or a 64-bit tracking id: kept as text
+        so that large ids stay exact).
     positions
         Joint positions (rows, 25, 3) in metres, NaN where missing.
     lines
@@ -108,7 +110,7 @@ class Skeleton:
 
     joints: np.ndarray
     rate: float
-    body: float
+    body: str
     n_filled: int
     n_missing: int
 
@@ -163,23 +165,24 @@ def parse_kinect(data: bytes, path: str | Path = "<kinect>") -> KinectRecording:
     data = data.replace(b",", b".")
     lines, trailing = _data_lines(data, path)
     try:
-        table = _read_table(data, trailing, np.float64)
+        table = _read_table(data, trailing, _DTYPES)
     except ValueError:
         raise _text_error(data, lines, trailing, path) from None
-    values = table.to_numpy()
-    for column, what in ((0, "frame time"), (1, "body index")):
-        bad = np.flatnonzero(~np.isfinite(values[:, column]))
+    bodies = table.pop(1)
+    values = table.to_numpy(dtype=np.float64)
+    for what, bad in (("frame time", ~np.isfinite(values[:, 0])), ("body index", bodies.isna())):
+        bad = np.flatnonzero(bad)
         if bad.size:
             raise MediaError(f"line {lines[bad[0]]}: missing {what}", path)
-    positions = values[:, 2:].reshape(len(values), len(KINECT_JOINTS), VALUES_PER_JOINT)[..., :3]
+    positions = values[:, 1:].reshape(len(values), len(KINECT_JOINTS), VALUES_PER_JOINT)[..., :3]
     positions = np.where(np.isfinite(positions), positions, np.nan)
     positions[(positions == 0).all(axis=-1)] = np.nan  # the SDK writes untracked joints as 0
     times = values[:, 0]
     frame = np.concatenate(([0], np.cumsum(times[1:] != times[:-1])))
-    return KinectRecording(times, values[:, 1], positions, lines, frame)
+    return KinectRecording(times, bodies.str.strip().to_numpy(dtype=str), positions, lines, frame)
 
 
-def _read_table(data: bytes, trailing: bool, dtype: type) -> pd.DataFrame:
+def _read_table(data: bytes, trailing: bool, dtype: object) -> pd.DataFrame:
     """The 152 columns, by the pandas C parser (a trailing ``;`` makes an empty 153rd)."""
     return pd.read_csv(io.BytesIO(data), sep=";", header=None,
                        names=range(KINECT_COLUMNS + trailing), usecols=range(KINECT_COLUMNS),
@@ -220,7 +223,7 @@ def _data_lines(data: bytes, path: str | Path) -> tuple[np.ndarray, bool]:
 def _text_error(data: bytes, lines: np.ndarray, trailing: bool, path: str | Path) -> MediaError:
     """The first field that is not a number, as an error naming its line and column."""
     table = _read_table(data, trailing, str)
-    for column in table.columns:
+    for column in table.columns.drop(1):  # the body index is a label, any text
         text = table[column]
         bad = text.notna() & pd.to_numeric(text, errors="coerce").isna()
         if bad.any():
@@ -264,7 +267,7 @@ def load_kinect(path: str | Path) -> KinectRecording:
     return _load_cached(str(path), stat.st_size, stat.st_mtime_ns)
 
 
-def choose_body(rec: KinectRecording, rows: np.ndarray) -> float:
+def choose_body(rec: KinectRecording, rows: np.ndarray) -> str:
     """The body index of the actor among ``rows`` (rule in the module notes).
 
     Parameters
@@ -276,19 +279,20 @@ def choose_body(rec: KinectRecording, rows: np.ndarray) -> float:
 
     Returns
     -------
-    float
-        Body index.
+    str
+        Body index, as written.
     """
     ids, counts = np.unique(rec.bodies[rows], return_counts=True)
     if ids.size == 1:
-        return float(ids[0])
-    best, best_motion = float(ids[0]), -np.inf
+        return str(ids[0])
+    best, best_motion = str(ids[0]), -np.inf
     for body in ids[counts >= counts.max() / 2]:
         p = rec.positions[rows[rec.bodies[rows] == body]]
-        limbs = p - p[:, :1]
-        motion = np.nanmean(np.linalg.norm(np.diff(limbs, axis=0), axis=-1)) if len(p) > 1 else 0
-        if np.nan_to_num(motion, nan=0.0) > best_motion:
-            best, best_motion = float(body), float(np.nan_to_num(motion, nan=0.0))
+        steps = np.linalg.norm(np.diff(p - p[:, :1], axis=0), axis=-1).ravel()
+        steps = steps[np.isfinite(steps)]
+        motion = float(steps.mean()) if steps.size else 0.0
+        if motion > best_motion:
+            best, best_motion = str(body), motion
     return best
 
 

@@ -250,10 +250,11 @@ def motion_series(body: np.ndarray, root: np.ndarray, rate: float,
 
     Effort / dynamics cues of Camurri et al. (2003, *Int. J. Hum.-Comput. Stud.* 59) and
     Glowinski et al. (2011, *IEEE Trans. Affect. Comput.* 2): the magnitude of the first three
-    derivatives of the hands, wrists, elbows (mean of left and right) and head; the kinetic
-    energy of Piana et al. (2016, *ACM Trans. Interact. Intell. Syst.* 6), with segment masses
-    :data:`SEGMENT_MASS`; the quantity of motion as the mean speed of all joints (Camurri et al.
-    2003, skeleton form); and the pelvis speed (whole-body travel, not position).
+    derivatives of the hands, wrists, elbows (mean of left and right, or the one seen) and
+    head; the kinetic energy of Piana et al. (2016, *ACM Trans. Interact. Intell. Syst.* 6),
+    with segment masses :data:`SEGMENT_MASS`; the quantity of motion as the mean speed of all
+    joints (Camurri et al. 2003, skeleton form); and the pelvis speed (whole-body travel, not
+    position).
 
     Parameters
     ----------
@@ -274,10 +275,11 @@ def motion_series(body: np.ndarray, root: np.ndarray, rate: float,
     for part in ("hand", "wrist", "elbow", "head"):
         idx = _pair(part)
         for kind, mag in (("speed", vel), ("acc", acc), ("jerk", jerk)):
-            out[f"{part}_{kind}"] = mag[:, idx].mean(axis=1)
+            out[f"{part}_{kind}"] = np.nanmean(mag[:, idx], axis=1)
     masses = np.array([SEGMENT_MASS.get(name, 0.0) for name in COMMON_JOINTS])
-    out["kinetic_energy"] = 0.5 * (vel**2 @ masses)
-    out["quantity_of_motion"] = vel[:, 1:].mean(axis=1)  # every joint but the pelvis (always 0)
+    energy = 0.5 * vel**2 * masses
+    out["kinetic_energy"] = np.where(np.isnan(energy).all(1), np.nan, np.nansum(energy, 1))
+    out["quantity_of_motion"] = np.nanmean(vel[:, 1:], axis=1)  # the pelvis is always still
     out["root_speed"] = np.linalg.norm(derivatives(root, rate, window)[0], axis=-1)
     return out
 
@@ -316,9 +318,11 @@ def shape_series(body: np.ndarray) -> dict[str, np.ndarray]:
         symmetry = 1.0 - np.linalg.norm(rel[:, 1] - mirrored_left, axis=-1) / norms
     return {
         "bounding_volume": np.prod(extent, axis=1),
-        "hand_body_distance": np.linalg.norm(hands - body[:, [_J["spine"]]], axis=-1).mean(1),
-        "hand_head_distance": np.linalg.norm(hands - body[:, [_J["head"]]], axis=-1).mean(1),
-        "hand_height": hands[..., 1].mean(axis=1),
+        "hand_body_distance": np.nanmean(np.linalg.norm(hands - body[:, [_J["spine"]]], axis=-1),
+                                         axis=1),
+        "hand_head_distance": np.nanmean(np.linalg.norm(hands - body[:, [_J["head"]]], axis=-1),
+                                         axis=1),
+        "hand_height": np.nanmean(hands[..., 1], axis=1),
         "arm_symmetry": symmetry,
     }
 
@@ -352,7 +356,8 @@ def posture_series(body: np.ndarray) -> dict[str, np.ndarray]:
         "trunk_lean": lean,
         "head_bow": _angle(head[:, 2], head[:, 1]) - lean,
         "head_tilt": _angle(head[:, 0], head[:, 1]),
-        "shoulder_elevation": body[:, _pair("shoulder"), 1].mean(axis=1) - body[:, _J["head"], 1],
+        "shoulder_elevation": np.nanmean(body[:, _pair("shoulder"), 1], axis=1)
+        - body[:, _J["head"], 1],
     }
 
 

@@ -7,7 +7,9 @@ viewer). With an un-mirrored camera facing the person, the image's right is the 
 left. The Kinect v2 camera space has x toward the sensor's left (the person's right), y up
 and z away from the sensor. Both frames are right-handed; one is the other turned half a
 turn about the depth axis, so the conversion is ``(x, y, z) -> (-x, -y, z)`` (no mirroring:
-the person's left landmarks stay left joints).
+the person's left landmarks stay left joints). Checked on a real photograph (scikit-image's
+astronaut, facing the camera): after conversion the left shoulder has the smaller x, the head
+the larger y, and the head is nearer the camera (smaller z) than the hips of the leaning torso.
 
 Common joints that MediaPipe lacks are averages of landmarks (:data:`MEDIAPIPE_TO_COMMON`):
 pelvis = hip centre, neck = shoulder centre (the Kinect ``SpineShoulder``), spine = midway

@@ -50,7 +50,7 @@ class FaceAUExtractor(Extractor):
     Examples
     --------
     >>> FaceAUExtractor(fps=10).settings()
-    {'fps': 10, 'refine': True, 'max_side': 640, 'max_faces': 1}
+    {'fps': 10.0, 'refine': True, 'max_side': 640, 'max_faces': 1}
     """
 
     name = "face_au"
@@ -64,10 +64,11 @@ class FaceAUExtractor(Extractor):
             raise FeatureError(f"face_au: fps must be > 0 or None, not {fps!r}")
         if max_faces < 1:
             raise FeatureError(f"face_au: max_faces must be >= 1, not {max_faces!r}")
-        self.fps = fps
-        self.refine = refine
-        self.max_side = max_side
-        self.max_faces = max_faces
+        # Normalised types: 15 and 15.0 must give the same cache key.
+        self.fps = None if fps is None else float(fps)
+        self.refine = bool(refine)
+        self.max_side = None if max_side is None else int(max_side)
+        self.max_faces = int(max_faces)
 
     def landmarks(self, path: Path, start: float | None = None,
                   end: float | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -170,7 +170,7 @@ class OpenFaceExtractor(Extractor):
     setting_names = ("min_confidence",)
 
     def __init__(self, min_confidence: float = 0.8) -> None:
-        self.min_confidence = min_confidence
+        self.min_confidence = float(min_confidence)
 
     def applies(self, clip: Clip) -> bool:
         """Whether the clip's OpenFace CSV exists."""
