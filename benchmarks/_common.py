@@ -144,22 +144,24 @@ class Table:
         Column titles; the first column is left-aligned and ``width`` wide.
     width
         Width of the first column.
+    percent
+        Titles of the columns whose floats print as percentages (others with 3 decimals).
     """
 
-    def __init__(self, headers: Sequence[str], width: int = 60) -> None:
+    def __init__(self, headers: Sequence[str], width: int = 60,
+                 percent: Sequence[str] = ()) -> None:
         self.width = width
+        self.percent = [h in percent for h in headers[1:]]
         self.widths = [max(9, len(h)) for h in headers[1:]]
         self.row(*headers)
         print("-" * (width + sum(w + 1 for w in self.widths)))
 
     def row(self, first: str, *cells: object) -> None:
-        """Print one row; floats in (0, 1] print as percentages."""
+        """Print one row (missing trailing cells stay empty)."""
         text = [f"{first:{self.width}s}"]
-        for cell, w in zip(cells, self.widths, strict=False):
-            if isinstance(cell, float) and 0 <= cell <= 1:
-                text.append(f"{cell:{w}.1%}")
-            elif isinstance(cell, float):
-                text.append(f"{cell:{w}.2f}")
+        for cell, w, pct in zip(cells, self.widths, self.percent, strict=False):
+            if isinstance(cell, float):
+                text.append(f"{cell:{w}.1%}" if pct else f"{cell:{w}.3f}")
             else:
                 text.append(f"{'' if cell is None else cell!s:>{w}s}")
         print(" ".join(text), flush=True)

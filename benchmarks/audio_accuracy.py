@@ -144,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="run only recipes whose name contains one of these words")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", category=UserWarning)
+    warnings.filterwarnings("ignore", category=RuntimeWarning)  # constant columns in ANOVA F
     for dataset in args.datasets:
         if not DATASETS[dataset].is_dir():
             print(f"{dataset}: skipped, {DATASETS[dataset]} not found")
@@ -153,7 +154,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{FOLDS[dataset]} actor-grouped folds"
         print(f"\n{dataset}: {len(y)} clips, {len(np.unique(y))} classes, "
               f"{len(np.unique(actors))} speakers, {split}")
-        table = Table(["recipe", "UAR", "worst spk", "seconds"], width=58)
+        table = Table(["recipe", "UAR", "worst spk", "seconds"], width=58,
+                      percent=("UAR", "worst spk"))
         for name, value in ANCHORS[dataset]:
             table.row(name, value)
         for name, recipe in recipes().items():

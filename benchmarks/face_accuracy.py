@@ -240,7 +240,7 @@ def ckplus(cache: Path, n_jobs: int) -> None:
     print(f"(b) CK+48 landmark AUs: {len(labelled)} labelled images of {len(feats.clips)}, "
           f"{table['actor'].nunique()} subjects, "
           f"{table['label'].nunique()} classes; extraction {seconds:.0f} s with {n_jobs} "
-          f"worker(s) (cached runs are instant)")
+          f"worker(s) (near 0 when the cache held the features)")
     print(f"  face found in {found.sum()} / {len(found)} images = {found.mean():.1%}; "
           f"failures: {len(feats.report.failures)}")
     table = table[found]
@@ -285,7 +285,7 @@ def analysis_rate(folder: Path, cache: Path, n_jobs: int) -> None:
                      "UAR LightGBM (emo default)": grouped_uar(ModalityClassifier(), X, y,
                                                                groups, folds)})
     print(f"(c) face_au analysis rate on {folder} ({groups.nunique()} actors, 5-fold grouped; "
-          "extraction times are for an empty cache)")
+          "extract s = wall time of this run, near 0 when the cache held the features)")
     print(_table(rows))
 
 

@@ -387,13 +387,13 @@ class FitResult:
     report: ExtractionReport
 
 
-def _fusion(config: FitConfig) -> Any:
+def _fusion(config: FitConfig, n_jobs: int) -> Any:
     from emo.models import ModalityClassifier, StackingFusion
 
     base = ModalityClassifier(backend=config.backend, actor_norm=config.actor_norm,
                               random_state=config.seed, **config.model)
     return StackingFusion(base=base, meta=config.meta, n_splits=config.n_splits,
-                          random_state=config.seed)
+                          random_state=config.seed, n_jobs=n_jobs)
 
 
 def fit(
@@ -448,7 +448,7 @@ def fit(
     groups = feats.groups().loc[y.index]
     tables = {m: t.loc[t.index.intersection(y.index)] for m, t in feats.tables.items()}
     tables = {m: t for m, t in tables.items() if len(t)}
-    fusion = _fusion(config)
+    fusion = _fusion(config, n_jobs)
     t0 = time.perf_counter()
     cv = cross_validate(fusion, tables, y, groups, n_splits=config.n_splits, loso=config.loso,
                         random_state=config.seed)
@@ -615,6 +615,57 @@ def predict(model_dir: str | Path, data: DataArg | Sequence[Clip], *,
     prediction.report.failures[:0] = [Failure(_problem_id(p), "index", str(p))
                                       for p in problems]
     return prediction
+
+
+def evaluate(model_dir: str | Path, data: DataArg | Sequence[Clip], *, out: str | Path,
+             cache: str | Path = "cache", n_jobs: int = 1, progress: Progress = None,
+             **layout: Any) -> dict[str, Any]:
+    """Score a fitted bundle on labelled data it has not seen.
+
+    Writes ``evaluation.json`` and the report (HTML, confusion matrices) to ``out``.
+
+    Parameters
+    ----------
+    model_dir
+        A folder written by :func:`fit`.
+    data
+        Labelled dataset(s), manifest(s) or clips.
+    out
+        Output folder.
+    cache, n_jobs, progress
+        As for :func:`extract`.
+    **layout
+        Layout options.
+
+    Returns
+    -------
+    dict
+        UAR per modality and fused, per-class recall, confusion matrices, clip counts.
+    """
+    import pandas as pd
+
+    from emo.models import score_probabilities
+    from emo.report import write_report
+
+    clips = _clips(data, None, layout)
+    labelled = [c for c in clips if c.label]
+    if not labelled:
+        raise LayoutError("no labelled clip to evaluate on")
+    model = load_model(model_dir)
+    t0 = time.perf_counter()
+    prediction = predict_loaded(model, labelled, cache=cache, n_jobs=n_jobs, progress=progress)
+    seconds = time.perf_counter() - t0
+    y = pd.Series({c.id: c.label for c in labelled}, dtype=object)
+    groups = pd.Series({c.id: c.group for c in labelled}, dtype=object)
+    result = score_probabilities(prediction.probabilities, y, groups,
+                                 classes=list(model[1]["classes"]))
+    out = Path(out)
+    summary = {**result.to_dict(), "model": str(model_dir),
+               "failures": [str(f) for f in prediction.report.failures]}
+    atomic_write(out / "evaluation.json", json.dumps(summary, indent=2, default=float).encode())
+    write_report(out, result, timings={"extract + predict": seconds},
+                 top_features=top_features(model[0]), meta=model[1])
+    return summary
 
 
 def submit(model_dir: str | Path, data: DataArg | Sequence[Clip], *, phase: str,

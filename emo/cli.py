@@ -55,11 +55,15 @@ SpeakerOpt = Annotated[str | None, typer.Option(
     "--speaker-pattern", help="Regex with a named group 'speaker' applied to file stems "
     "(folders layout), e.g. '^(?P<speaker>[A-Z]+)_'.")]
 BodySourceOpt = Annotated[str, typer.Option(
-    "--body-source", help="Skeletons from 'kinect' files, 'video' (MediaPipe pose) or 'auto'.")]
+    "--body-source", help="Where body joints come from: the Kinect skeleton file, MediaPipe "
+    "pose on the video, or auto (Kinect when the clip has a skeleton file, else video).")]
 AudioSetOpt = Annotated[str | None, typer.Option(
     "--audio-features", help="Audio extractor: egemaps (default), compare, egemaps_lld.")]
 FaceFpsOpt = Annotated[float | None, typer.Option(
-    "--face-fps", help="Analyse faces at this frame rate (default: the extractor's).")]
+    "--face-fps", min=0, help="Analyse faces at this frame rate; 0 = every frame (default 15).")]
+FaceExtractorOpt = Annotated[str | None, typer.Option(
+    "--face-features", help="Face extractor: face_au (MediaPipe landmark AUs, default) or "
+    "openface (OpenFace 2 per-frame CSVs beside the videos, <video stem>.csv).")]
 
 
 @app.callback()
@@ -150,14 +154,18 @@ def _layout(labels: Path | None = None, speaker_pattern: str | None = None) -> d
 
 
 def _extractor_options(body_source: str = "auto", audio: str | None = None,
-                       face_fps: float | None = None) -> dict[str, dict[str, Any]]:
+                       face_fps: float | None = None,
+                       face: str | None = None) -> dict[str, dict[str, Any]]:
     if body_source not in ("kinect", "video", "auto"):
         raise typer.BadParameter("use kinect, video or auto", param_hint="--body-source")
     options: dict[str, dict[str, Any]] = {"body": {"source": body_source}}
     if audio:
         options["audio"] = {"name": audio}
-    if face_fps:
-        options["face"] = {"fps": face_fps}
+    face_options: dict[str, Any] = {"name": face} if face else {}
+    if face_fps is not None and face != "openface":
+        face_options["fps"] = face_fps or None
+    if face_options:
+        options["face"] = face_options
     return options
 
 
@@ -246,6 +254,7 @@ def extract(
     body_source: BodySourceOpt = "auto",
     audio_features: AudioSetOpt = None,
     face_fps: FaceFpsOpt = None,
+    face_features: FaceExtractorOpt = None,
     labels: LabelsOpt = None,
     speaker_pattern: SpeakerOpt = None,
 ) -> None:
@@ -259,7 +268,7 @@ def extract(
         report = api.extract(data, modalities=_modalities(modality), cache=cache, n_jobs=jobs,
                              retry_failed=retry_failed, progress=progress, dask=dask,
                              extractors=_extractor_options(body_source, audio_features,
-                                                           face_fps),
+                                                           face_fps, face_features),
                              **_layout(labels, speaker_pattern))
     _say(f"{report.computed} computed, {report.cached} cached, {len(report.failures)} failed "
          f"(cache: {cache})")
@@ -279,6 +288,7 @@ def features_cmd(
     body_source: BodySourceOpt = "auto",
     audio_features: AudioSetOpt = None,
     face_fps: FaceFpsOpt = None,
+    face_features: FaceExtractorOpt = None,
     labels: LabelsOpt = None,
     speaker_pattern: SpeakerOpt = None,
 ) -> None:
@@ -292,7 +302,7 @@ def features_cmd(
         feats = api.features(data, modalities=_modalities(modality), cache=cache, n_jobs=jobs,
                              progress=progress,
                              extractors=_extractor_options(body_source, audio_features,
-                                                           face_fps),
+                                                           face_fps, face_features),
                              **_layout(labels, speaker_pattern))
     frame = feats.frame()
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -355,6 +365,7 @@ def fit(
     body_source: BodySourceOpt = "auto",
     audio_features: AudioSetOpt = None,
     face_fps: FaceFpsOpt = None,
+    face_features: FaceExtractorOpt = None,
     labels: LabelsOpt = None,
     speaker_pattern: SpeakerOpt = None,
 ) -> None:
@@ -373,7 +384,8 @@ def fit(
             setattr(cfg, name, value)
     cfg.loso = cfg.loso or loso
     if not cfg.extractors:
-        cfg.extractors = _extractor_options(body_source, audio_features, face_fps)
+        cfg.extractors = _extractor_options(body_source, audio_features, face_fps,
+                                            face_features)
     with _progress("extracting") as progress:
         result = api.fit(data, out=output, modalities=_modalities(modality), cache=cache,
                          n_jobs=jobs, config=cfg, progress=progress,
@@ -385,8 +397,8 @@ def fit(
     raise typer.Exit(_failures(result.report))
 
 
-def _uar_lines(metrics: dict[str, Any]) -> str:
-    lines = ["UAR (actor-grouped CV):"]
+def _uar_lines(metrics: dict[str, Any], title: str = "UAR (actor-grouped CV):") -> str:
+    lines = [title]
     for name, value in metrics["uar"].items():
         folds = metrics.get("uar_folds", {}).get(name)
         spread = ""
@@ -430,6 +442,70 @@ def predict(
     _say(f"{len(result.frame)} predictions -> {output}")
     _result({"predictions": str(output), "rows": len(result.frame)})
     raise typer.Exit(_failures(result.report))
+
+
+@app.command()
+def evaluate(
+    model: Annotated[Path, typer.Argument(help="Model folder written by emo fit.")],
+    data: DataArgs,
+    output: Annotated[Path, typer.Option("-o", "--output", help="Folder for evaluation.json "
+                                         "and the report.")] = Path("evaluation"),
+    cache: CacheOpt = Path("cache"),
+    jobs: JobsOpt = 1,
+) -> None:
+    """Score a fitted model on labelled data it has not seen: UAR, per-class recall,
+    confusion matrices per modality and fused (JSON + HTML report).
+
+    Example: emo evaluate model heldout_data -o evaluation
+    """
+    from emo import api
+
+    with _progress("extracting") as progress:
+        summary = api.evaluate(model, data, out=output, cache=cache, n_jobs=jobs,
+                               progress=progress)
+    _say(_uar_lines(summary, "UAR (held-out data):"))
+    _say(f"report -> {output / 'report.html'}")
+    _result(summary)
+    raise typer.Exit(1 if summary["failures"] else 0)
+
+
+@app.command()
+def report(
+    model: Annotated[Path, typer.Argument(help="Model folder written by emo fit.")],
+) -> None:
+    """Print a fitted model's cross-validated scores and timings; the full report is
+    MODEL/report.html (written by emo fit; emo evaluate writes one for held-out data).
+
+    Example: emo report model
+    """
+    path = model / "metrics.json"
+    try:
+        metrics = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise EmoError("no readable metrics.json: run emo fit first", path) from exc
+    _say(_uar_lines(metrics))
+    for stage, seconds in metrics.get("timings", {}).items():
+        _say(f"  {stage:<24} {seconds:8.1f} s")
+    _say(f"report: {model / 'report.html'}")
+    _result(metrics)
+
+
+@app.command()
+def factsheet(
+    model: Annotated[Path, typer.Argument(help="Model folder written by emo fit.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Markdown file to write.")] = Path(
+        "factsheet.md"),
+) -> None:
+    """Draft the challenge FactSheet (Markdown) from a fitted model: features, models,
+    fusion, CV protocol and scores, timings, hardware, package versions.
+
+    Example: emo factsheet model -o factsheet.md
+    """
+    from emo.factsheet import write_factsheet
+
+    path = write_factsheet(model, output)
+    _say(f"factsheet -> {path}")
+    _result({"factsheet": str(path)})
 
 
 @app.command()

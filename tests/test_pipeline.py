@@ -86,3 +86,27 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     assert "Traceback" not in missing.stderr
     bad_modality = emo("extract", tmp_path, "--modality", "smell")
     assert bad_modality.returncode == 2
+
+
+def test_evaluate_report_and_factsheet_on_the_held_out_actor(fitted: dict[str, Path]) -> None:
+    from dataclasses import replace
+
+    from emo.data.clip import write_manifest
+    from emo.data.layouts import load_clips
+
+    truth = pd.read_csv(fitted["data"] / "labels_test.csv").set_index("id")
+    held_out = [replace(c, label=truth.at[c.id, "label"], actor=truth.at[c.id, "actor"])
+                for c in load_clips(fitted["data"]) if c.id in truth.index]
+    manifest = write_manifest(held_out, fitted["work"] / "held_out.csv")
+    out = fitted["work"] / "evaluation"
+    run = emo("evaluate", fitted["model"], manifest, "--cache", fitted["cache"], "-o", out)
+    assert run.returncode == 0, run.stderr
+    summary = json.loads((out / "evaluation.json").read_text())
+    assert summary["n_clips"] == len(held_out) and summary["n_actors"] == 1
+    assert summary["uar"]["fused"] > 2 / 7
+    assert (out / "report.html").is_file() and (out / "confusion_fused.png").is_file()
+    shown = emo("report", fitted["model"])
+    assert shown.returncode == 0 and "fused" in shown.stdout
+    sheet = emo("factsheet", fitted["model"], "-o", fitted["work"] / "factsheet.md")
+    assert sheet.returncode == 0
+    assert "UAR" in (fitted["work"] / "factsheet.md").read_text()

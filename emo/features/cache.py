@@ -46,6 +46,8 @@ HASHES = "hashes.sqlite"
 #: orphans after this many seconds.
 STALE_SECONDS = 24 * 3600
 _CHUNK = 1 << 20
+#: Columns of an entry: one row per feature.
+COLUMNS = ["feature", "value"]
 _MAGIC = b"PAR1"
 
 log = logging.getLogger(__name__)
@@ -277,6 +279,9 @@ class FeatureCache:
     def get(self, key: str, identity: Mapping[str, Any]) -> dict[str, float] | None:
         """Read an entry's features, or ``None`` when absent or unreadable.
 
+        An entry is a long table (columns :data:`COLUMNS`: feature name, value), which
+        reads ~100x faster than one row of thousands of columns (ComParE has 6373).
+
         An unreadable or mismatching file (e.g. written by a crashed foreign tool) is
         treated as absent, so the caller recomputes it.
         """
@@ -290,10 +295,10 @@ class FeatureCache:
         except Exception:  # noqa: BLE001 - any unreadable file means "not cached"
             return None
         meta = table.schema.metadata or {}
-        if meta.get(b"emo.key", b"").decode() != key or table.num_rows != 1:
+        if meta.get(b"emo.key", b"").decode() != key or table.column_names != COLUMNS:
             return None
-        return {name: float(col[0].as_py()) if col[0].is_valid else float("nan")
-                for name, col in zip(table.column_names, table.columns, strict=True)}
+        values = table.column("value").to_numpy(zero_copy_only=False)
+        return dict(zip(table.column("feature").to_pylist(), values.tolist(), strict=True))
 
     def put(self, key: str, identity: Mapping[str, Any], features: Mapping[str, float],
             sources: list[str] | None = None) -> Path:
@@ -318,7 +323,9 @@ class FeatureCache:
             "emo.settings": json.dumps(identity.get("settings", {}), sort_keys=True),
             "emo.sources": json.dumps(sources or []),
         }
-        table = pa.table({k: pa.array([float(v)], pa.float64()) for k, v in features.items()})
+        table = pa.table({"feature": pa.array(list(features), pa.string()),
+                          "value": pa.array([float(v) for v in features.values()],
+                                            pa.float64())})
         table = table.replace_schema_metadata(meta)
         sink = pa.BufferOutputStream()
         pq.write_table(table, sink, compression="zstd")
@@ -445,7 +452,8 @@ class FeatureCache:
                 kv = meta.metadata or {}
                 folder = (f"{kv.get(b'emo.extractor', b'').decode()}-"
                           f"{kv.get(b'emo.extractor_version', b'').decode()}")
-                ok = (kv.get(b"emo.key", b"").decode() == path.stem and meta.num_rows == 1
+                ok = (kv.get(b"emo.key", b"").decode() == path.stem
+                      and meta.schema.names == COLUMNS
                       and folder == path.parents[1].name)
             except Exception:  # noqa: BLE001 - any unreadable file is bad
                 ok = False

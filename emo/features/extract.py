@@ -184,6 +184,8 @@ def _absolute(clip: Clip) -> Clip:
 def _run_parallel(tasks: list[Task], root: Path, n_jobs: int, blocking: bool,
                   dask: str | None, retry_since: float | None,
                   ) -> Iterator[tuple[str, Task, str, float]]:
+    if not tasks:  # everything cached: start no worker pool
+        return
     if n_jobs == 1 and dask is None:
         for task in tasks:
             yield _compute(task, root, blocking, retry_since)

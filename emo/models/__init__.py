@@ -6,7 +6,13 @@ This package knows only feature tables (DataFrames indexed by clip id); it impor
 
 from emo.models.actors import ActorStandardiser, infer_actors
 from emo.models.bundle import BundleError, load_bundle, save_bundle
-from emo.models.evaluate import CVResult, actor_folds, cross_validate, uar
+from emo.models.evaluate import (
+    CVResult,
+    actor_folds,
+    cross_validate,
+    score_probabilities,
+    uar,
+)
 from emo.models.fusion import StackingFusion
 from emo.models.modality import ModalityClassifier
 
@@ -21,5 +27,6 @@ __all__ = [
     "infer_actors",
     "load_bundle",
     "save_bundle",
+    "score_probabilities",
     "uar",
 ]

@@ -234,17 +234,56 @@ def cross_validate(
             proba.setdefault(name, []).append(frame)
             fold_uar.setdefault(name, []).append(_scores(y, frame, classes)[0])
     oof = {name: pd.concat(frames) for name, frames in proba.items()}
-    scores = {name: _scores(y, frame, classes) for name, frame in oof.items()}
+    return score_probabilities(oof, y, groups, fold_uar=fold_uar, classes=classes)
+
+
+def score_probabilities(
+    probabilities: dict[str, pd.DataFrame],
+    y: pd.Series,
+    groups: pd.Series,
+    *,
+    fold_uar: dict[str, list[float]] | None = None,
+    classes: list[str] | None = None,
+) -> CVResult:
+    """Score class probabilities (per modality and fused) against true labels.
+
+    Used for out-of-fold predictions (:func:`cross_validate`) and for a fitted model on
+    held-out labelled data (``emo evaluate``).
+
+    Parameters
+    ----------
+    probabilities : dict of str to pandas.DataFrame
+        Class probabilities by name (a modality or ``"fused"``), indexed by clip id; only
+        clips with a label in ``y`` are scored.
+    y : pandas.Series
+        True class of each labelled clip.
+    groups : pandas.Series
+        Actor of each clip.
+    fold_uar : dict, optional
+        Per-fold UAR to keep; by default the whole set is one fold.
+    classes : list of str, optional
+        Class order (default: sorted labels).
+
+    Returns
+    -------
+    CVResult
+    """
+    y = y.astype(str)
+    classes = classes or sorted(y.unique())
+    scored = {name: frame.loc[frame.index.isin(y.index)].reindex(columns=classes,
+                                                                 fill_value=0.0)
+              for name, frame in probabilities.items()}
+    scores = {name: _scores(y, frame, classes) for name, frame in scored.items() if len(frame)}
     return CVResult(
         uar={name: s[0] for name, s in scores.items()},
-        uar_folds=fold_uar,
+        uar_folds=fold_uar or {name: [s[0]] for name, s in scores.items()},
         per_class_recall={name: s[1] for name, s in scores.items()},
         confusion={name: s[2] for name, s in scores.items()},
-        oof_proba=oof,
+        oof_proba=scored,
         classes=classes,
         n_clips=len(y),
         n_actors=int(groups.reindex(y.index).nunique()),
-        n_folds=len(folds),
+        n_folds=len(next(iter(fold_uar.values()))) if fold_uar else 1,
     )
 
 

@@ -263,10 +263,20 @@ class StackingFusion(BaseEstimator):
         Returns
         -------
         pandas.DataFrame
-            Index: union of the tables' clip ids (sorted); columns: ``classes_``.
+            Index: the clip ids of the tables of fitted modalities (sorted); columns:
+            ``classes_``.
+
+        Raises
+        ------
+        ValueError
+            If no table is a non-empty table of a fitted modality.
         """
         proba = self.predict_proba_modalities(tables, groups)
-        ids = pd.Index(sorted(set().union(*(t.index for t in tables.values()))))
+        if not proba:
+            raise ValueError(
+                f"no clip has a modality the model was fitted on ({', '.join(self.modalities_)})"
+            )
+        ids = pd.Index(sorted(set().union(*(p.index for p in proba.values()))))
         if self.meta_estimator_ is None:
             stacked = np.stack([p.reindex(ids).to_numpy(dtype=float) for p in proba.values()])
             fused = np.nanmean(stacked, axis=0)

@@ -56,7 +56,7 @@ class ModalityClassifier(ClassifierMixin, BaseEstimator):
         Smallest number of clips in a leaf.
     subsample : float, default=0.8
         Fraction of clips per round (bagging).
-    colsample : float, default=0.5
+    colsample : float, default=0.3
         Fraction of features per tree.
     reg_lambda : float, default=1.0
         L2 penalty on leaf values.
@@ -109,7 +109,7 @@ class ModalityClassifier(ClassifierMixin, BaseEstimator):
         max_depth: int = 3,
         min_child_samples: int = 5,
         subsample: float = 0.8,
-        colsample: float = 0.5,
+        colsample: float = 0.3,
         reg_lambda: float = 1.0,
         max_bin: int = 63,
         actor_norm: bool = True,

@@ -62,10 +62,9 @@ def test_infer_actors_with_reference_follows_identity_not_emotion() -> None:
     def clips(n_actors: int) -> tuple[pd.DataFrame, np.ndarray]:
         actors = np.repeat(np.arange(n_actors), 20)
         identity = np.linspace(-6, 6, n_actors)[rng.permutation(n_actors)][actors]
-        emotion = rng.normal(0, 6, size=len(actors))  # dominates the raw cues
-        noise = rng.normal(0, 0.5, size=(len(actors), 3))
-        cues = np.column_stack([identity + emotion, emotion, np.zeros(len(actors))]) + noise
-        return pd.DataFrame(cues, columns=["a", "b", "c"]), actors
+        emotion = rng.normal(0, 4, size=len(actors))  # shared by both cues, dominates "b"
+        cues = np.column_stack([identity + emotion, emotion]) + rng.normal(size=(len(actors), 2))
+        return pd.DataFrame(cues, columns=["a", "b"]), actors
 
     known, known_actors = clips(8)
     new, truth = clips(3)

@@ -39,7 +39,7 @@ def test_fused_beats_single_modalities_on_complementary_data(synthetic, meta: st
     assert cv.uar["fused"] > max(cv.uar["audio"], cv.uar["face"]) + 0.1
 
 
-def test_predict_without_groups_and_unknown_meta(synthetic) -> None:
+def test_predict_without_groups_and_errors(synthetic) -> None:
     tables, y, groups = synthetic
     train, test = split(groups)
     fusion = StackingFusion(BASE, n_splits=3).fit(
@@ -47,5 +47,7 @@ def test_predict_without_groups_and_unknown_meta(synthetic) -> None:
     )
     pred = fusion.predict({m: t[test] for m, t in tables.items()})
     assert pred.isin(fusion.classes_).all()
+    with pytest.raises(ValueError, match="no clip has a modality"):
+        fusion.predict({"body": tables["audio"].rename(columns=lambda c: "body" + c[5:])})
     with pytest.raises(ValueError, match="meta must be one of"):
         StackingFusion(meta="vote").fit(tables, y, groups)

@@ -187,8 +187,10 @@ def normalise(joints: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     right /= np.linalg.norm(right)
     up = np.array([0.0, 1.0, 0.0])
     rotation = np.stack([right, up, np.cross(up, right)])  # rows: right, up, forward
-    body = (joints - pelvis[:, None, :]) @ rotation.T / scale
-    return body, pelvis @ rotation.T / scale, scale
+    # einsum, not BLAS matmul: BLAS kernels round differently with memory alignment, which
+    # made repeated extractions of one clip differ in the last bits.
+    body = np.einsum("fjk,ck->fjc", joints - pelvis[:, None, :], rotation) / scale
+    return body, np.einsum("fk,ck->fc", pelvis, rotation) / scale, scale
 
 
 def derivatives(x: np.ndarray, rate: float, window: int) -> list[np.ndarray]:

@@ -155,7 +155,9 @@ def video_joints(
     times, world = track(iter_frames(path, start=start, end=end, fps=rate, max_side=MAX_SIDE))
     joints = mediapipe_to_common(world)
     if np.isnan(joints).all():
-        raise FeatureError(f"no body found in the video segment {start}-{end} s", path)
+        where = "video" if start is None and end is None else (
+            f"video segment {start or 0:g}-{'end' if end is None else format(end, 'g')} s")
+        raise FeatureError(f"no body found in the {where}", path)
     order = np.concatenate(([True], np.diff(times) > 0))  # drop repeated time stamps
     joints, _ = fill_gaps(joints[order], int(round(max_gap * rate)))
     return resample(times[order], joints, rate)
