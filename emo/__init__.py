@@ -5,7 +5,7 @@ is re-exported here and imported lazily, so ``import emo`` stays light:
 
 >>> import emo
 >>> sorted(emo.__all__)[:3]
-['__version__', 'extract', 'feature_table']
+['FitConfig', '__version__', 'evaluate']
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0+local"
 
 _API = ("index", "extract", "feature_table", "import_table", "fit", "predict", "evaluate",
-        "submit", "synthesise")
+        "submit", "synthesise", "FitConfig", "load_model")
 __all__ = ["__version__", *_API]
 
 

@@ -385,6 +385,7 @@ class FitResult:
     out: Path
     metrics: dict[str, Any]
     report: ExtractionReport
+    cv: Any = None
 
 
 def _fusion(config: FitConfig, n_jobs: int) -> Any:
@@ -467,19 +468,67 @@ def fit(
     meta = {
         "classes": list(fusion.classes_),
         "extractors": {m: e.identity() for m, e in extractors.items()},
-        "features": {m: list(t.columns) for m, t in tables.items()},
         "config": asdict(config),
         "data": _fingerprint(y, groups),
         "cv": metrics,
         "machine": {"platform": platform.platform(), "python": platform.python_version()},
     }
+    identifier = _save_identifier(out, tables, groups)
+    if identifier is not None:
+        meta["actor_identifier_sha256"] = identifier
     save_bundle(out, fusion, meta)
     atomic_write(out / "metrics.json", json.dumps(metrics, indent=2, default=float).encode())
     if report:
         from emo.report import write_report
 
         write_report(out, cv, timings=timings, top_features=top_features(fusion), meta=meta)
-    return FitResult(out, metrics, feats.report)
+    return FitResult(out, metrics, feats.report, cv)
+
+
+ACTORS_FILE = "actors.joblib"
+
+
+def _joined(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.concat(list(tables.values()), axis=1, join="outer")
+
+
+def _save_identifier(out: Path, tables: Mapping[str, pd.DataFrame],
+                     groups: pd.Series) -> str | None:
+    """Fit and store the identity space that groups unknown-actor clips at prediction;
+    return the file's SHA-256 (checked when loading), or None with fewer than 3 actors."""
+    import hashlib
+    import io
+
+    import joblib
+
+    from emo.models import ActorIdentifier
+
+    (out / ACTORS_FILE).unlink(missing_ok=True)
+    if groups.nunique() < 3:
+        return None
+    buffer = io.BytesIO()
+    joblib.dump(ActorIdentifier().fit(_joined(tables), groups), buffer)
+    atomic_write(out / ACTORS_FILE, buffer.getvalue())
+    return hashlib.sha256(buffer.getvalue()).hexdigest()
+
+
+def _groups(clips: Sequence[Clip], tables: Mapping[str, pd.DataFrame],
+            identifier: Any) -> pd.Series:
+    """Actor of each clip; clips without one are grouped into pseudo-actors when the model
+    has an identity space (label-free), else each is a group of its own."""
+    import pandas as pd
+
+    groups = pd.Series({c.id: c.group for c in clips}, dtype=object)
+    unknown = [c.id for c in clips if not c.actor]
+    joined = _joined(tables) if tables else None
+    if identifier is not None and joined is not None:
+        unknown = [i for i in unknown if i in joined.index]
+        if unknown:
+            pseudo = identifier.predict(joined.loc[unknown])
+            groups.loc[unknown] = "~" + pseudo.astype(str)
+    return groups
 
 
 def top_features(fusion: Any, n: int = 15) -> dict[str, pd.Series]:
@@ -522,6 +571,17 @@ def load_model(model_dir: str | Path) -> tuple[Any, dict[str, Any], dict[str, Ex
         extractors[modality] = get_extractor(modality, name, **ident.get("settings", {}))
     expected = {m: e.version for m, e in extractors.items()}
     fusion, meta = load_bundle(model_dir, expected_extractors=expected)
+    if meta.get("actor_identifier_sha256"):
+        import hashlib
+        import io
+
+        import joblib
+
+        path = model_dir / ACTORS_FILE
+        data = path.read_bytes() if path.is_file() else b""
+        if hashlib.sha256(data).hexdigest() != meta["actor_identifier_sha256"]:
+            raise BundleError("missing or altered (checksum differs); refit the model", path)
+        meta["actor_identifier"] = joblib.load(io.BytesIO(data))
     return fusion, meta, extractors
 
 
@@ -568,13 +628,13 @@ def predict_loaded(model: tuple[Any, dict[str, Any], dict[str, Extractor]],
     fusion, meta, extractors = model
     report = run(clips, extractors, FeatureCache(cache), n_jobs=n_jobs, progress=progress)
     tables = collect(report.tasks, FeatureCache(cache))
-    tables = {m: t.reindex(columns=meta["features"][m]) for m, t in tables.items()
-              if m in meta["features"]}
+    tables = {m: t.reindex(columns=meta["feature_columns"][m]) for m, t in tables.items()
+              if m in meta["feature_columns"]}
     if not tables:
         reasons = "; ".join(str(f) for f in report.failures[:3])
         raise LayoutError("no clip has features for the model's modalities "
                           f"({', '.join(meta['features'])})" + (f": {reasons}" if reasons else ""))
-    groups = pd.Series({c.id: c.group for c in clips}, dtype=object)
+    groups = _groups(clips, tables, meta.get("actor_identifier"))
     fused = fusion.predict_proba(tables, groups=groups)
     singles = fusion.predict_proba_modalities(tables, groups=groups)
     frame = pd.DataFrame({"id": fused.index})
@@ -664,7 +724,8 @@ def evaluate(model_dir: str | Path, data: DataArg | Sequence[Clip], *, out: str 
                "failures": [str(f) for f in prediction.report.failures]}
     atomic_write(out / "evaluation.json", json.dumps(summary, indent=2, default=float).encode())
     write_report(out, result, timings={"extract + predict": seconds},
-                 top_features=top_features(model[0]), meta=model[1])
+                 top_features=top_features(model[0]),
+                 meta={k: v for k, v in model[1].items() if k != "actor_identifier"})
     return summary
 
 

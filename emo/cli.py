@@ -329,6 +329,8 @@ def import_cmd(
     drop_columns: Annotated[str, typer.Option(
         help="Comma-separated metadata columns that must not become features.")] = "",
     labels: LabelsOpt = None,
+    actor_format: Annotated[str | None, typer.Option(
+        help="Python format for actor values, e.g. '{:02d}' to turn 1 into '01'.")] = None,
 ) -> None:
     """Import precomputed clip-level features (OpenFace AUs, kinematics...) into the cache.
 
@@ -341,7 +343,7 @@ def import_cmd(
                              id_column=id_column, actor_column=actor_column,
                              label_column=label_column,
                              drop_columns=[c.strip() for c in drop_columns.split(",")
-                                           if c.strip()],
+                                           if c.strip()], actor_format=actor_format,
                              **({"label_map": _layout(labels)["label_map"]} if labels else {}))
     _say(f"imported {len(clips)} clips ({modality}) -> {output}")
     _result({"clips": len(clips), "manifest": str(output)})

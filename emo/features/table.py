@@ -85,6 +85,7 @@ def import_table(
     label_column: str | None = "label",
     drop_columns: Sequence[str] = (),
     label_map: Mapping[str, str | None] | None = None,
+    actor_format: str | None = None,
 ) -> list[Clip]:
     """Normalise a clip-level feature table into the cache and return its clips.
 
@@ -102,6 +103,9 @@ def import_table(
         Metadata columns that must not become features (e.g. trial duration).
     label_map
         Extra label mapping (see :func:`emo.data.labels.normalise_label`).
+    actor_format
+        Format applied to actor values before they become strings, e.g. ``"{:02d}"`` so
+        that RAVDESS actor 1 joins the audio layout's ``"01"``.
 
     Returns
     -------
@@ -129,8 +133,16 @@ def import_table(
     ids = frame[id_column].astype(str).str.strip()
     if ids.duplicated().any():
         raise LayoutError(f"duplicate ids, e.g. {ids[ids.duplicated()].iloc[0]!r}", path)
-    actors = (frame[actor_column].astype(str).str.strip()
-              if actor_column and actor_column in frame.columns else None)
+    actors = None
+    if actor_column and actor_column in frame.columns:
+        column = frame[actor_column]
+        if actor_format is not None:
+            try:
+                column = column.map(actor_format.format)
+            except (ValueError, TypeError, IndexError, KeyError) as exc:
+                raise LayoutError(f"--actor-format {actor_format!r} does not fit the "
+                                  f"actor values ({exc})", path) from exc
+        actors = column.astype(str).str.strip()
     labels: list[str | None] = [None] * len(frame)
     if label_column and label_column in frame.columns:
         labels, keep = _labels(frame[label_column], label_map, path)

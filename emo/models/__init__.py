@@ -4,7 +4,7 @@ This package knows only feature tables (DataFrames indexed by clip id); it impor
 ``emo.data`` or ``emo.features``.
 """
 
-from emo.models.actors import ActorStandardiser, infer_actors
+from emo.models.actors import ActorIdentifier, ActorStandardiser, infer_actors
 from emo.models.bundle import BundleError, load_bundle, save_bundle
 from emo.models.evaluate import (
     CVResult,
@@ -17,6 +17,7 @@ from emo.models.fusion import StackingFusion
 from emo.models.modality import ModalityClassifier
 
 __all__ = [
+    "ActorIdentifier",
     "ActorStandardiser",
     "BundleError",
     "CVResult",

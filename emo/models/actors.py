@@ -246,19 +246,24 @@ def infer_actors(
     >>> infer_actors(cues).nunique()
     2
     """
-    values = table.to_numpy(dtype=float)
     if reference is None:
+        values = table.to_numpy(dtype=float)
         values = _standardise(values, values)
     else:
         if reference_groups is None:
             raise ValueError("reference_groups is needed with reference")
-        known = reference.reindex(columns=table.columns).to_numpy(dtype=float)
-        lda = LinearDiscriminantAnalysis(solver="eigen", shrinkage="auto")
-        lda.fit(_standardise(known, known), reference_groups.reindex(reference.index).astype(str))
-        values = lda.transform(_standardise(values, known))
+        identifier = ActorIdentifier().fit(reference.reindex(columns=table.columns),
+                                           reference_groups)
+        values = identifier.transform(table)
+    return _cluster(values, table.index, n_actors, max_actors)
+
+
+def _cluster(values: np.ndarray, index: pd.Index, n_actors: int | None,
+             max_actors: int) -> pd.Series:
+    """Ward clusters of rows; their number by silhouette when ``n_actors`` is None."""
     n_clips = len(values)
     if n_clips < 3:
-        return pd.Series("pseudo_00", index=table.index, name="actor")
+        return pd.Series("pseudo_00", index=index, name="actor")
     if n_actors is None:
         candidates = range(2, min(max_actors, n_clips - 1) + 1)
         fits = {k: AgglomerativeClustering(n_clusters=k).fit_predict(values) for k in candidates}
@@ -266,4 +271,77 @@ def infer_actors(
         labels = fits[n_actors]
     else:
         labels = AgglomerativeClustering(n_clusters=min(n_actors, n_clips)).fit_predict(values)
-    return pd.Series([f"pseudo_{k:02d}" for k in labels], index=table.index, name="actor")
+    return pd.Series([f"pseudo_{k:02d}" for k in labels], index=index, name="actor")
+
+
+class ActorIdentifier(BaseEstimator):
+    """Learned identity space: groups clips of unknown actors into pseudo-actors.
+
+    :meth:`fit` learns, on clips of known actors, the directions that separate actors best
+    relative to the variation within each actor (shrinkage LDA with actors as classes; labels
+    are never used), so that emotion moves clips little in that space. :meth:`predict`
+    projects new clips and clusters them (see :func:`infer_actors`). ``emo fit`` stores one
+    in the bundle; ``emo predict`` uses it to normalise test clips that carry no actor
+    (challenge ``frames_TEST<n>``) per pseudo-actor.
+
+    Parameters
+    ----------
+    max_actors : int, default=30
+        Largest number of pseudo-actors tried.
+    min_clips : int, default=14
+        Fewer unknown-actor clips than this are not clustered (each stays its own group).
+
+    Attributes
+    ----------
+    columns_ : list of str
+        Feature columns, in order.
+    reference_ : numpy.ndarray
+        Imputation and scaling statistics (median, mean, std) of the training clips.
+    lda_ : LinearDiscriminantAnalysis
+        The identity projection.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> rng = np.random.default_rng(0)
+    >>> actor = np.repeat([0, 1, 2, 3], 20)
+    >>> X = pd.DataFrame(rng.normal(size=(80, 3)) + actor[:, None] * [3, 0, 0])
+    >>> ident = ActorIdentifier().fit(X, pd.Series(actor))
+    >>> new = pd.DataFrame(rng.normal(size=(30, 3)) + np.repeat([10, 20], 15)[:, None] * [1, 0, 0])
+    >>> ident.predict(new).nunique()
+    2
+    """
+
+    def __init__(self, max_actors: int = 30, min_clips: int = 14) -> None:
+        self.max_actors = max_actors
+        self.min_clips = min_clips
+
+    def fit(self, X: pd.DataFrame, groups: pd.Series) -> ActorIdentifier:
+        """Learn the identity projection from clips of known actors."""
+        values = X.to_numpy(dtype=float)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            stats = [np.nanmedian(values, axis=0), np.nanmean(values, axis=0),
+                     np.nanstd(values, axis=0)]
+        self.columns_ = list(X.columns)
+        self.reference_ = np.nan_to_num(np.stack(stats))
+        self.lda_ = LinearDiscriminantAnalysis(solver="eigen", shrinkage="auto")
+        self.lda_.fit(self._scaled(values), pd.Series(groups).reindex(X.index).astype(str))
+        return self
+
+    def _scaled(self, values: np.ndarray) -> np.ndarray:
+        median, mean, std = self.reference_
+        values = np.where(np.isnan(values), median, values)
+        return (values - mean) / np.where(std > 0, std, 1.0)
+
+    def transform(self, X: pd.DataFrame) -> np.ndarray:
+        """Project clips into the identity space."""
+        check_is_fitted(self, "lda_")
+        return self.lda_.transform(self._scaled(X.reindex(columns=self.columns_)
+                                                .to_numpy(dtype=float)))
+
+    def predict(self, X: pd.DataFrame, n_actors: int | None = None) -> pd.Series:
+        """Pseudo-actor of each clip (``"pseudo_00"``...), indexed like ``X``."""
+        if len(X) < self.min_clips:
+            return pd.Series([f"?{i}" for i in X.index], index=X.index, name="actor")
+        return _cluster(self.transform(X), X.index, n_actors, self.max_actors)

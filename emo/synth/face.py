@@ -20,6 +20,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
+from emo._native import native_logs_captured
 from emo.synth.plan import Take
 from emo.synth.timeline import envelope, smooth_noise
 
@@ -155,7 +156,8 @@ def base_face() -> tuple[np.ndarray, np.ndarray]:
     from skimage import data
 
     image = np.ascontiguousarray(data.astronaut())
-    with mp.solutions.face_mesh.FaceMesh(static_image_mode=True, refine_landmarks=True) as mesh:
+    with native_logs_captured(), mp.solutions.face_mesh.FaceMesh(
+            static_image_mode=True, refine_landmarks=True) as mesh:
         result = mesh.process(image)
     if not result.multi_face_landmarks:
         raise RuntimeError("MediaPipe found no face in the base image")

@@ -219,7 +219,7 @@ def plan(
                         else f"frames_{actor.id}_{label}{number}")
                 take_list.append(Take(name, label, number, start, end,
                                       *expression_times(start, end, rng),
-                                      intensity=float(rng.uniform(0.55, 1.3))))
+                                      intensity=float(rng.uniform(0.35, 1.25))))
                 t = end
             recordings.append(Recording(
                 actor=actor, label=label, takes=tuple(take_list),

@@ -260,8 +260,8 @@ def pose_track(t: np.ndarray, takes: tuple[Take, ...] | list[Take], actor: BodyA
         env = envelope(t, take)
         gesture = GESTURES[take.label](t, take, env, actor, rng)
         gain = take.intensity * actor.expressivity * actor.style[take.label]
-        out += gesture * gain * np.exp(rng.normal(0.0, 0.4, len(POSE)))
-        if rng.random() < 0.6:
+        out += gesture * gain * np.exp(rng.normal(0.0, 0.6, len(POSE)))
+        if rng.random() < 0.9:
             stray = bumps(t, [rng.uniform(take.start, take.end)], 0.3, 0.5)
             _arms(out, stray, rng.choice(["l", "r", "lr"]), *rng.uniform(0, [1.2, 1.5, 1.8]))
             out[:, [_P["lean"], _P["head_pitch"]]] += stray[:, None] * rng.normal(0, 0.06, 2)

@@ -47,3 +47,14 @@ def test_import_without_label_column_keeps_clips_unlabelled(tmp_path: Path) -> N
                              id_column="filename", actor_column="actor_ID", label_column=None,
                              drop_columns=["duration", "gender", "emotion"])
     assert len(clips) == 5 and all(c.label is None for c in clips)
+
+
+def test_actor_format_makes_imported_actors_join_layout_ids(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"clip_id": ["a", "b"], "actor": [1, 12], "AU01_r": [0.1, 0.2]})
+    frame.to_parquet(tmp_path / "au.parquet")
+    clips = api.import_table(tmp_path / "au.parquet", modality="face", cache=tmp_path / "c",
+                             id_column="clip_id", actor_format="{:02d}")
+    assert [c.actor for c in clips] == ["01", "12"]
+    with pytest.raises(LayoutError, match="actor-format"):
+        api.import_table(tmp_path / "au.parquet", modality="face", cache=tmp_path / "c",
+                         id_column="clip_id", actor_format="{:q}")

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from emo._native import native_logs_captured
 from emo.errors import FeatureError
 from emo.features.body.kinematics import COMMON_JOINTS, fill_gaps, resample
 
@@ -110,7 +111,7 @@ def track(frames: Iterable[tuple[float, np.ndarray]]) -> tuple[np.ndarray, np.nd
     from mediapipe.python.solutions.pose import Pose
 
     times, world = [], []
-    with Pose(static_image_mode=False, model_complexity=1) as pose:
+    with native_logs_captured(), Pose(static_image_mode=False, model_complexity=1) as pose:
         for t, image in frames:
             times.append(t)
             world.append(_landmark_array(pose.process(image)))

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+from emo._native import native_logs_captured
+
 if TYPE_CHECKING:
     from mediapipe.python.solutions.face_mesh import FaceMesh
 
@@ -126,8 +128,9 @@ def track_landmarks(
     n_points = n_landmarks(refine)
     times: list[float] = []
     points: list[np.ndarray] = []
-    mesh, lock = _shared_mesh(static, refine, max_faces)
-    with lock:
+    with native_logs_captured():
+        mesh, lock = _shared_mesh(static, refine, max_faces)
+    with lock, native_logs_captured():
         if not static:
             mesh.reset()  # fresh tracking state for this clip
         for t, image in frames:
