@@ -346,6 +346,9 @@ class FitConfig:
         Fusion meta-learner: ``logreg``, ``gbm`` or ``average``.
     actor_norm
         Label-free per-actor feature standardisation.
+    infer_actors
+        Learn an identity space so that clips without an actor (challenge test
+        descriptors) are normalised per inferred pseudo-actor rather than each alone.
     model
         Extra ModalityClassifier parameters.
     extractors
@@ -358,6 +361,7 @@ class FitConfig:
     backend: str = "lightgbm"
     meta: str = "logreg"
     actor_norm: bool = True
+    infer_actors: bool = True
     model: dict[str, Any] = field(default_factory=dict)
     extractors: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -473,7 +477,8 @@ def fit(
         "cv": metrics,
         "machine": {"platform": platform.platform(), "python": platform.python_version()},
     }
-    identifier = _save_identifier(out, tables, groups)
+    (out / ACTORS_FILE).unlink(missing_ok=True)
+    identifier = _save_identifier(out, tables, groups) if config.infer_actors else None
     if identifier is not None:
         meta["actor_identifier_sha256"] = identifier
     save_bundle(out, fusion, meta)
@@ -505,7 +510,6 @@ def _save_identifier(out: Path, tables: Mapping[str, pd.DataFrame],
 
     from emo.models import ActorIdentifier
 
-    (out / ACTORS_FILE).unlink(missing_ok=True)
     if groups.nunique() < 3:
         return None
     buffer = io.BytesIO()

@@ -364,6 +364,10 @@ def fit(
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
     backend: Annotated[str | None, typer.Option(help="lightgbm or xgboost.")] = None,
     meta: Annotated[str | None, typer.Option(help="Fusion: logreg, gbm or average.")] = None,
+    infer_actors: Annotated[bool | None, typer.Option(
+        "--infer-actors/--no-infer-actors",
+        help="Group clips without an actor (frames_TEST*) into inferred pseudo-actors for "
+        "per-actor normalisation (default: on).")] = None,
     body_source: BodySourceOpt = "auto",
     audio_features: AudioSetOpt = None,
     face_fps: FaceFpsOpt = None,
@@ -381,7 +385,7 @@ def fit(
 
     cfg = api.FitConfig.from_toml(config) if config else api.FitConfig()
     for name, value in (("n_splits", folds), ("seed", seed), ("backend", backend),
-                        ("meta", meta)):
+                        ("meta", meta), ("infer_actors", infer_actors)):
         if value is not None:
             setattr(cfg, name, value)
     cfg.loso = cfg.loso or loso

@@ -21,17 +21,18 @@ process builds one ``Smile`` per feature set and level on first use and reuses i
 from __future__ import annotations
 
 from functools import cache
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
-import opensmile
-import pandas as pd
 
-from emo.data.audio import read_audio
 from emo.data.clip import Clip
 from emo.errors import FeatureError
 from emo.features.base import Extractor, prefixed, register
 from emo.features.functionals import DEFAULT_STATS, functionals
+
+if TYPE_CHECKING:  # opensmile, pandas and the decoders load only when a clip is processed
+    import opensmile
+    import pandas as pd
 
 __all__ = ["ComParE", "EGeMAPS", "EGeMAPSLLD", "smile"]
 
@@ -59,6 +60,8 @@ def smile(feature_set: str, feature_level: str) -> opensmile.Smile:
     >>> smile("eGeMAPSv02", "Functionals") is smile("eGeMAPSv02", "Functionals")
     True
     """
+    import opensmile
+
     return opensmile.Smile(
         feature_set=opensmile.FeatureSet[feature_set],
         feature_level=opensmile.FeatureLevel[feature_level],
@@ -106,6 +109,7 @@ def summarise_lld(lld: pd.DataFrame, rate: float = LLD_RATE) -> dict[str, float]
 
     Examples
     --------
+    >>> import pandas as pd
     >>> lld = pd.DataFrame({"F0_sma3nz": [0.0, 20.0, 22.0, 0.0], "Loudness_sma3": [1.0] * 4})
     >>> out = summarise_lld(lld)
     >>> out["F0_sma3nz_mean"], out["Loudness_sma3_std"], out["voiced_fraction"]
@@ -141,6 +145,8 @@ class _Smile(Extractor):
         path = clip.media_for("audio")
         if path is None:
             raise FeatureError(f"clip {clip.id!r} has no audio or video file", clip.origin)
+        from emo.data.audio import read_audio
+
         signal = read_audio(path, sr=self.sample_rate, start=clip.start, end=clip.end)
         try:
             frame = smile_frame(signal, self.sample_rate, self.feature_set, self.feature_level)

@@ -26,7 +26,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from scipy.signal import find_peaks, savgol_filter
 
 from emo.features.functionals import functionals
 
@@ -218,6 +217,8 @@ def derivatives(x: np.ndarray, rate: float, window: int) -> list[np.ndarray]:
     >>> np.allclose(v, 5.0), np.allclose(a, 0.0), np.allclose(j, 0.0)
     (True, True, True)
     """
+    from scipy import signal  # imported here: scipy.signal costs 0.6 s to import
+
     flat = np.asarray(x, dtype=float).reshape(len(x), -1)
     missing = np.isnan(flat)
     seen = ~missing.all(axis=0)
@@ -229,8 +230,8 @@ def derivatives(x: np.ndarray, rate: float, window: int) -> list[np.ndarray]:
     out = []
     for order in (1, 2, 3):
         d = np.full(flat.shape, np.nan)
-        d[:, seen] = savgol_filter(bridged, window, _POLYORDER, deriv=order, delta=1.0 / rate,
-                                   axis=0)
+        d[:, seen] = signal.savgol_filter(bridged, window, _POLYORDER, deriv=order,
+                                          delta=1.0 / rate, axis=0)
         d[missing] = np.nan
         out.append(d.reshape(np.shape(x)))
     return out
@@ -395,13 +396,15 @@ def rhythm_features(qom: np.ndarray, rate: float) -> dict[str, float]:
     >>> round(f["movement_frequency"], 1), round(f["movement_peaks_per_s"], 1)
     (1.5, 1.5)
     """
+    from scipy import signal
+
     x = np.nan_to_num(qom, nan=float(np.nanmean(qom)) if np.isfinite(qom).any() else 0.0)
     duration = len(x) / rate
     spectrum = np.abs(np.fft.rfft((x - x.mean()) * np.hanning(len(x)), n=max(len(x), 256)))
     freqs = np.fft.rfftfreq(max(len(x), 256), 1.0 / rate)
     band = (freqs >= RHYTHM_BAND[0]) & (freqs <= RHYTHM_BAND[1])
     resolvable = duration >= 1.0 / RHYTHM_BAND[0] / 2 and band.any()
-    peaks, _ = find_peaks(x, prominence=PEAK_PROMINENCE)
+    peaks, _ = signal.find_peaks(x, prominence=PEAK_PROMINENCE)
     still = x < PAUSE_SPEED
     runs = _run_lengths(still)
     pause = still & (runs >= MIN_PAUSE * rate)
