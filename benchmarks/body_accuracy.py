@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _common import probabilities
 from sklearn.feature_selection import SelectKBest, f_classif
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import LeaveOneGroupOut
@@ -94,25 +95,13 @@ def _speed_profile(x: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([x, ratios], axis=1)
 
 
-def _proba(model: object, classes: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """Probabilities in the order of ``classes`` (decision function soft-maxed for SVC)."""
-    if hasattr(model, "predict_proba"):
-        p = model.predict_proba(x)
-    else:
-        d = model.decision_function(x)
-        p = np.exp(d - d.max(axis=1, keepdims=True))
-        p /= p.sum(axis=1, keepdims=True)
-    order = [list(model.classes_).index(c) for c in classes]
-    return p[:, order]
-
-
 def sklearn_recipe(make: Callable[[], object], **prep: bool) -> Recipe:
     """A scikit-learn model on features prepared by :func:`prepare`."""
 
     def run(xtr, ytr, atr, xte, ate):
         a, b = prepare(xtr, atr, xte, ate, **prep)
         model = make().fit(a, ytr)
-        return _proba(model, np.unique(ytr), b)
+        return probabilities(model, np.unique(ytr), b)
 
     return run
 
