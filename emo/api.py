@@ -198,12 +198,15 @@ def extract(
     clips = _clips(data, problems, layout)
     report = run(clips, make_extractors(modalities, extractors, clips), FeatureCache(cache),
                  n_jobs=n_jobs, retry_failed=retry_failed, progress=progress, dask=dask)
-    report.failures[:0] = [Failure(_problem_id(p), "index", str(p)) for p in problems]
+    _report_index_problems(report, problems)
     return report
 
 
-def _problem_id(problem: EmoError) -> str:
-    return problem.path.stem if problem.path is not None else "?"
+def _report_index_problems(report: ExtractionReport, problems: Sequence[EmoError]) -> None:
+    """Put the items a layout skipped (malformed descriptors...) first in the failure list."""
+    report.failures[:0] = [
+        Failure(p.path.stem if p.path is not None else "?", "index", str(p)) for p in problems
+    ]
 
 
 @dataclass
@@ -268,7 +271,7 @@ def features(data: DataArg | Sequence[Clip], **kwargs: Any) -> Features:
     layout = {k: v for k, v in kwargs.items() if k not in _EXTRACT_ARGS}
     clips = _clips(data, problems := [], layout)  # type: ignore[var-annotated]
     report = extract(clips, **{k: v for k, v in kwargs.items() if k in _EXTRACT_ARGS})
-    report.failures[:0] = [Failure(_problem_id(p), "index", str(p)) for p in problems]
+    _report_index_problems(report, problems)
     tables = collect(report.tasks, cache)
     return Features(clips, tables, report)
 
@@ -676,8 +679,7 @@ def predict(model_dir: str | Path, data: DataArg | Sequence[Clip], *,
     problems: list[EmoError] = []
     clips = _clips(data, problems, layout)
     prediction = predict_loaded(model, clips, cache=cache, n_jobs=n_jobs, progress=progress)
-    prediction.report.failures[:0] = [Failure(_problem_id(p), "index", str(p))
-                                      for p in problems]
+    _report_index_problems(prediction.report, problems)
     return prediction
 
 

@@ -2,7 +2,7 @@
 
 Layout under the cache folder::
 
-    features/<modality>/<extractor>-<version>/<key[:2]>/<key>.parquet   one row of features
+    features/<modality>/<extractor>-<version>/<key[:2]>/<key>.parquet   (feature, value) rows
     failed/<key>.json                                                   why a clip failed
     locks/<key>.lock                                                    held while computing
     hashes.sqlite                                                       content-hash memo
@@ -302,7 +302,7 @@ class FeatureCache:
 
     def put(self, key: str, identity: Mapping[str, Any], features: Mapping[str, float],
             sources: list[str] | None = None) -> Path:
-        """Store one row of features atomically, with the extractor identity as metadata.
+        """Store one clip's features atomically, with the extractor identity as metadata.
 
         Raises
         ------
