@@ -11,13 +11,9 @@ is re-exported here and imported lazily, so ``import emo`` stays light:
 from __future__ import annotations
 
 from importlib import import_module
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-try:
-    __version__ = version("emo-fusion")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0+local"
+from emo._version import __version__
 
 _API = ("index", "extract", "feature_table", "import_table", "fit", "predict", "evaluate",
         "submit", "synthesise", "FitConfig", "load_model")

@@ -18,12 +18,13 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from emo._io import atomic_write
 from emo.data.clip import Clip, write_manifest
 from emo.data.labels import CLASSES
 from emo.data.layouts import load_clips
 from emo.errors import BundleError, EmoError, LayoutError
 from emo.features.base import MODALITIES, Extractor, get_extractor
-from emo.features.cache import FeatureCache, atomic_write
+from emo.features.cache import FeatureCache
 from emo.features.extract import ExtractionReport, Failure, collect, run
 
 if TYPE_CHECKING:

@@ -15,9 +15,9 @@ import zipfile
 from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 
+from emo._io import atomic_write
 from emo.data.labels import CLASSES
 from emo.errors import SubmissionError
-from emo.features.cache import atomic_write
 
 PICKLES = {"valid": "valid_prediction.pkl", "test": "test_prediction.pkl"}
 _DESCRIPTOR = re.compile(r"^frames_(?:TEST\d+|[A-Za-z]+\d+_[A-Z][a-z]\d+)$")

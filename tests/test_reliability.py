@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from emo.features.cache import LOCKS, is_parquet
+from emo.features.cache import LOCK_STRIPES, LOCKS, is_parquet
 
 #: The kill and concurrency tests skip the slow face modality: 7 clips x audio, body.
 FAST = "audio,body"
@@ -81,8 +81,9 @@ def _columns(frame: pd.DataFrame, modalities: str) -> pd.DataFrame:
 
 
 def assert_clean(cache: Path) -> None:
-    """No lock file, temporary or SQLite journal outlives a run that was not killed."""
-    assert not list((cache / LOCKS).iterdir())
+    """No temporary or SQLite journal outlives a run that was not killed; lock files
+    (kept, one per key prefix) are bounded."""
+    assert len(list((cache / LOCKS).iterdir())) <= LOCK_STRIPES
     assert not [p for p in cache.rglob("*") if p.name.endswith(".tmp")]
     assert not [p for p in cache.iterdir() if p.name.endswith(("-wal", "-shm", "-journal"))]
 

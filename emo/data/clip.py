@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import csv
 import math
-import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from emo._io import atomic_path
 from emo.data.labels import CLASSES
 from emo.errors import LayoutError
 
@@ -225,26 +224,19 @@ def write_manifest(clips: Iterable[Clip], path: str | Path) -> Path:
     path = Path(path)
     modalities = sorted({m for c in clips for m in c.tables})
     header = [*MANIFEST_COLUMNS, *(TABLE_PREFIX + m for m in modalities)]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
-            writer = csv.writer(f)
-            writer.writerow(header)
-            for c in clips:
-                row = [_fmt(getattr(c, col)) for col in MANIFEST_COLUMNS]
-                for col in ("video", "audio", "skeleton"):
-                    value = getattr(c, col)
-                    row[MANIFEST_COLUMNS.index(col)] = "" if value is None else str(
-                        Path(value).absolute()
-                    )
-                row += [str(Path(c.tables[m]).absolute()) if m in c.tables else ""
-                        for m in modalities]
-                writer.writerow(row)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_path(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        for c in clips:
+            row = [_fmt(getattr(c, col)) for col in MANIFEST_COLUMNS]
+            for col in ("video", "audio", "skeleton"):
+                value = getattr(c, col)
+                row[MANIFEST_COLUMNS.index(col)] = "" if value is None else str(
+                    Path(value).absolute()
+                )
+            row += [str(Path(c.tables[m]).absolute()) if m in c.tables else ""
+                    for m in modalities]
+            writer.writerow(row)
     return path
 
 

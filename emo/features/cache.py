@@ -4,7 +4,7 @@ Layout under the cache folder::
 
     features/<modality>/<extractor>-<version>/<key[:2]>/<key>.parquet   (feature, value) rows
     failed/<key>.json                                                   why a clip failed
-    locks/<key>.lock                                                    held while computing
+    locks/<key[:2]>.lock                                                held while computing
     hashes.sqlite                                                       content-hash memo
 
 The key is the SHA-256 of the extractor's name, version and settings, the content
@@ -12,40 +12,38 @@ hashes of the media it reads and the segment. Content hashes are computed once a
 remembered by (path, size, mtime). Every write goes to a temporary file in the same
 folder (``.<name>.<host>.<pid>.<random>.tmp``, never ending in ``.parquet``), is
 fsynced and renamed into place, so a killed run leaves nothing a later run would
-trust; an entry only counts as present when Parquet's magic bytes close it. An
-advisory lock per key (``flock``, released by the kernel if the process dies) keeps
-two processes from computing the same entry twice. What a killed run leaves behind
-(temporaries of dead processes, lock files nobody holds, SQLite's ``-wal`` file) is
-harmless and swept by :meth:`FeatureCache.sweep` at the start of the next run.
+trust; an entry only counts as present when Parquet's magic bytes close it (see
+:mod:`emo._io`). A lock per key (:mod:`filelock`, released by the kernel if the process
+dies; keys share 256 lock files by prefix) keeps two processes from computing the same
+entry twice. What a killed run leaves behind (temporaries of dead processes, SQLite's
+``-wal`` file) is harmless and swept by :meth:`FeatureCache.sweep` at the start of the
+next run.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
 import hashlib
 import json
 import logging
 import os
-import socket
 import sqlite3
-import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from emo._io import atomic_write, file_lock, is_orphan
+from emo._version import __version__
 from emo.errors import CacheError, MediaError
 
 FEATURES = "features"
 FAILED = "failed"
 LOCKS = "locks"
 HASHES = "hashes.sqlite"
-#: Temporaries written on another host, whose processes cannot be checked, count as
-#: orphans after this many seconds.
-STALE_SECONDS = 24 * 3600
 _CHUNK = 1 << 20
+#: Lock files (``locks/00.lock`` ... ``locks/ff.lock``), shared by keys by their prefix.
+LOCK_STRIPES = 256
 #: Columns of an entry: one row per feature.
 COLUMNS = ["feature", "value"]
 _MAGIC = b"PAR1"
@@ -53,84 +51,12 @@ _MAGIC = b"PAR1"
 log = logging.getLogger(__name__)
 
 
-def _host() -> str:
-    return socket.gethostname().replace(".", "_") or "host"
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write bytes to ``path`` atomically (temporary file, fsync, rename, fsync folder).
-
-    The temporary ``.<stem>.<host>.<pid>.<random>.tmp`` lies in the same folder, so the
-    rename is atomic, and names its writer, so :meth:`FeatureCache.sweep` can tell an
-    orphan from a file being written.
-
-    Parameters
-    ----------
-    path
-        Destination; its folder is created.
-    data
-        The content.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.{_host()}.{os.getpid()}.",
-                               suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-
-
 def _write(path: Path, data: bytes) -> None:
-    """:func:`atomic_write`, with a full disk or a read-only folder as a CacheError."""
+    """:func:`emo._io.atomic_write`, with a full disk or a read-only folder as a CacheError."""
     try:
         atomic_write(path, data)
     except OSError as exc:
         raise CacheError(f"cannot write cache entry: {exc.strerror or exc}", path) from exc
-
-
-def is_orphan(tmp: Path, now: float | None = None) -> bool:
-    """Whether a temporary file was left by a writer that no longer runs.
-
-    Parameters
-    ----------
-    tmp
-        A ``.<stem>.<host>.<pid>.<random>.tmp`` file.
-    now
-        The current time (default: :func:`time.time`).
-
-    Returns
-    -------
-    bool
-        True when its writer ran on this host and is gone, or when it is older than
-        :data:`STALE_SECONDS`.
-    """
-    parts = tmp.name.split(".")
-    if len(parts) >= 6 and parts[-4] == _host() and parts[-3].isdigit():
-        try:
-            os.kill(int(parts[-3]), 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:  # alive, owned by someone else
-            return False
-        return False
-    try:
-        return (now or time.time()) - tmp.stat().st_mtime > STALE_SECONDS
-    except FileNotFoundError:
-        return False
 
 
 def is_parquet(path: Path) -> bool:
@@ -312,8 +238,6 @@ class FeatureCache:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        from emo import __version__
-
         meta = {
             "emo.key": key,
             "emo.version": __version__,
@@ -372,28 +296,20 @@ class FeatureCache:
     # -- locks --------------------------------------------------------------------------
     @contextlib.contextmanager
     def lock(self, key: str, *, blocking: bool = True) -> Iterator[bool]:
-        """Hold the advisory lock of a key; yields whether it was acquired.
+        """Hold the inter-process lock of a key; yields whether it was acquired.
 
-        The lock file is removed on release; a waiter that finds its file replaced
-        retries, so no two holders ever overlap.
+        Keys share :data:`LOCK_STRIPES` lock files by their first two hex digits, so the
+        lock folder stays small; two keys of one stripe are computed one after the other.
         """
-        path = self.root / LOCKS / f"{key}.lock"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = _acquire(path, blocking)
-        if fd is None:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            _release(path, fd)
+        with file_lock(self.root / LOCKS / f"{key[:2]}.lock", blocking=blocking) as held:
+            yield held
 
     # -- maintenance --------------------------------------------------------------------
     def sweep(self) -> int:
-        """Remove what killed runs left: orphaned temporaries and lock files nobody holds.
+        """Remove what killed runs left: orphaned temporaries.
 
-        Safe while other processes use the cache: a temporary whose writer still runs
-        and a held lock are kept.
+        Safe while other processes use the cache: a temporary whose writer still runs is
+        kept.
 
         Returns
         -------
@@ -408,11 +324,6 @@ class FeatureCache:
                 with contextlib.suppress(FileNotFoundError):
                     tmp.unlink()
                     removed += 1
-        for path in (self.root / LOCKS).glob("*.lock"):
-            fd = _acquire(path, blocking=False, create=False)
-            if fd is not None:
-                _release(path, fd)
-                removed += 1
         if removed:
             log.debug("%s: swept %d left-over file(s) of killed runs", self.root, removed)
         return removed
@@ -492,45 +403,3 @@ class FeatureCache:
                 path.unlink(missing_ok=True)
         self.sweep()
         return removed
-
-
-def _acquire(path: Path, blocking: bool, create: bool = True) -> int | None:
-    """Open and ``flock`` a lock file; the descriptor, or ``None`` when it is held
-    elsewhere (non-blocking) or gone (``create=False``).
-
-    After the lock is granted, the file must still be the one at ``path`` (a releasing
-    holder unlinks it); otherwise the attempt starts over on the new file.
-    """
-    flags = os.O_RDWR | (os.O_CREAT if create else 0)
-    while True:
-        try:
-            fd = os.open(path, flags, 0o644)
-        except FileNotFoundError:
-            if create:
-                raise
-            return None
-        except OSError as exc:
-            raise CacheError(f"cannot open lock file: {exc.strerror}", path) from exc
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
-        except OSError as exc:
-            os.close(fd)
-            if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                return None
-            raise CacheError(f"cannot lock: {exc.strerror}", path) from exc
-        try:
-            same = os.fstat(fd).st_ino == os.stat(path).st_ino
-        except FileNotFoundError:
-            same = False
-        if same:
-            return fd
-        os.close(fd)
-        if not create:
-            return None
-
-
-def _release(path: Path, fd: int) -> None:
-    """Remove a held lock file, then drop the lock (waiters then see it replaced)."""
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(path)
-    os.close(fd)

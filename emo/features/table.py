@@ -15,11 +15,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+from emo._io import atomic_write
 from emo.data.clip import Clip
 from emo.data.labels import normalise_label
 from emo.errors import FeatureError, LabelError, LayoutError
 from emo.features.base import Extractor, register
-from emo.features.cache import atomic_write
 
 log = logging.getLogger("emo")
 

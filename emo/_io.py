@@ -1,0 +1,181 @@
+"""Ground floor: atomic file writes and portable inter-process locks.
+
+Every file emo writes (cache entries, manifests, bundles, reports, submissions) goes
+through :func:`atomic_write` or :func:`atomic_path`: the content is written to a
+temporary file in the destination folder, fsynced, renamed over the destination and the
+folder fsynced, so a reader sees the old file or the new one, never half of one, and a
+killed process leaves only a temporary that :func:`is_orphan` recognises.
+
+Temporaries are named ``.<stem>.<host>.<pid>.<random>.tmp`` (never ending like the
+destination), so a sweep can tell an orphan of a dead writer from a file being written.
+
+Locks are :mod:`filelock` locks (``fcntl`` on POSIX, ``msvcrt`` on Windows): the kernel
+releases them when their process dies. This module imports nothing from emo but the
+errors, so :mod:`emo.data`, :mod:`emo.features` and :mod:`emo.models` may all use it.
+
+Examples
+--------
+>>> import pathlib, tempfile
+>>> target = pathlib.Path(tempfile.mkdtemp()) / "out.txt"
+>>> atomic_write(target, b"hello")
+>>> target.read_bytes()
+b'hello'
+>>> with atomic_path(target) as tmp:
+...     _ = tmp.write_text("bye")
+>>> target.read_text()
+'bye'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+__all__ = ["STALE_SECONDS", "atomic_path", "atomic_write", "file_lock", "is_orphan"]
+
+#: Temporaries written on another host, whose processes cannot be checked, count as
+#: orphans after this many seconds.
+STALE_SECONDS = 24 * 3600
+
+
+def _host() -> str:
+    return socket.gethostname().replace(".", "_") or "host"
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make a rename in ``path`` durable (a no-op where folders cannot be opened)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # Windows: folders cannot be opened; NTFS renames are journaled
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success it replaces ``path`` atomically.
+
+    For writers that want a file name (``joblib.dump``, ``DataFrame.to_parquet``). The
+    temporary is fsynced before the rename and removed if the block raises.
+
+    Parameters
+    ----------
+    path
+        Destination; its folder is created.
+
+    Yields
+    ------
+    pathlib.Path
+        The temporary file to write (it exists, empty).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=path.parent, suffix=".tmp",
+                                prefix=f".{path.stem}.{_host()}.{os.getpid()}.")
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def atomic_write(path: str | Path, data: bytes | str) -> None:
+    """Write ``data`` to ``path`` atomically (see :func:`atomic_path`).
+
+    Parameters
+    ----------
+    path
+        Destination; its folder is created.
+    data
+        Bytes, or text written as UTF-8.
+    """
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+
+
+def is_orphan(tmp: Path, now: float | None = None) -> bool:
+    """Whether a temporary of :func:`atomic_path` was left by a writer that no longer runs.
+
+    Parameters
+    ----------
+    tmp
+        A ``.<stem>.<host>.<pid>.<random>.tmp`` file.
+    now
+        The current time (default: :func:`time.time`).
+
+    Returns
+    -------
+    bool
+        True when its writer ran on this host and is gone, or when it is older than
+        :data:`STALE_SECONDS`.
+    """
+    parts = tmp.name.split(".")
+    if len(parts) >= 6 and parts[-4] == _host() and parts[-3].isdigit():
+        return not _alive(int(parts[-3]))
+    try:
+        return (now or time.time()) - tmp.stat().st_mtime > STALE_SECONDS
+    except FileNotFoundError:
+        return False
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process of this host runs under ``pid``."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):  # alive but not ours; Windows: no signal 0
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def file_lock(path: str | Path, *, blocking: bool = True) -> Iterator[bool]:
+    """Hold an exclusive inter-process lock on ``path``; yield whether it was acquired.
+
+    The lock file is kept (removing it would let a waiter and a newcomer both hold a
+    lock); callers keep the number of lock files bounded.
+
+    Parameters
+    ----------
+    path
+        The lock file (created with its folder).
+    blocking
+        Wait for the lock; otherwise yield ``False`` at once when another process holds it.
+
+    Yields
+    ------
+    bool
+    """
+    from filelock import FileLock, Timeout
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(path, thread_local=False)
+    try:
+        lock.acquire(timeout=-1 if blocking else 0)
+    except Timeout:
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        lock.release()
