@@ -1,10 +1,17 @@
 """The one Python API of emo, shared by the command line, the HTTP service and notebooks.
 
+Every function that reads data takes ``data`` (dataset folders of any known layout,
+manifest CSVs, loose media files, or :class:`~emo.data.clip.Clip` records; several are
+joined by clip id) and the same data options: ``labels`` (a label-map CSV or mapping),
+``speaker_pattern`` (folders layout) and ``skeleton`` (a Kinect file for one loose media
+file). Extraction options: ``modalities``, ``cache``, ``n_jobs``, ``extractors`` (see
+:func:`extractor_options`), ``progress``.
+
 >>> import emo
->>> clips = emo.index("demo")              # doctest: +SKIP
->>> result = emo.fit("demo", out="model")  # doctest: +SKIP
->>> result.metrics["uar"]                  # doctest: +SKIP
-{'audio': 0.71, 'face': 0.78, 'body': 0.66, 'fused': 0.86}
+>>> clips = emo.index("demo/data")                     # doctest: +SKIP
+>>> result = emo.fit("demo/data", out="demo/model")    # doctest: +SKIP
+>>> result.bundle.scores["uar"]                        # doctest: +SKIP
+{'audio': 0.64, 'body': 0.87, 'face': 0.86, 'fused': 0.97}
 """
 
 from __future__ import annotations
@@ -14,60 +21,95 @@ import logging
 import platform
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from emo._io import atomic_write
-from emo.data.clip import Clip, write_manifest
+from emo.data.clip import Clip, check_unique, write_manifest
 from emo.data.labels import CLASSES
 from emo.data.layouts import load_clips
-from emo.errors import BundleError, EmoError, LayoutError
-from emo.features.base import MODALITIES, Extractor, get_extractor
+from emo.errors import ConfigError, EmoError, LayoutError, MediaError
+from emo.features.base import MODALITIES, Extractor, available_extractors, get_extractor
 from emo.features.cache import FeatureCache
 from emo.features.extract import ExtractionReport, Failure, collect, run
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from emo.audit import Finding
+    from emo.models import Bundle
+    from emo.settings import FitConfig, ServeLimits, read_fit_config
+    from emo.synth import synthesise
+
+__all__ = [
+    "AUDIO_SUFFIXES", "CLASSES", "MODALITIES", "VIDEO_SUFFIXES", "Features", "FitConfig",
+    "FitResult", "Prediction", "ServeLimits", "audit", "cache_info", "cache_prune",
+    "cache_verify", "check_submission", "clips_from_files", "evaluate", "extract",
+    "extractor_options", "feature_table", "features", "fit", "import_table", "index",
+    "is_media_file", "load_model", "make_extractors", "media_duration", "model_summary",
+    "parse_modalities", "predict", "predict_windows", "read_fit_config", "submit",
+    "synthesise", "window_bounds", "write_factsheet",
+]
+
 log = logging.getLogger("emo")
 
-DataArg = str | Path | Sequence[str | Path]
+DataArg = str | Path | Sequence[str | Path] | Sequence[Clip]
 Progress = Callable[[int], Any] | None
+LabelMap = str | Path | Mapping[str, str | None] | None
 
 #: Options of each modality's extractor: ``{"audio": {"name": "compare"}, "body": {...}}``.
 ExtractorOptions = Mapping[str, Mapping[str, Any]]
-
-
-def index(data: DataArg, *, out: str | Path | None = None,
-          problems: list[EmoError] | None = None, **layout: Any) -> list[Clip]:
-    """Read datasets (folders of any known layout, manifests) into clips.
-
-    Parameters
-    ----------
-    data
-        One dataset folder or manifest CSV, or several (joined by clip id).
-    out
-        When given, write the manifest CSV there.
-    problems
-        Collects per-item problems instead of raising.
-    **layout
-        Layout options (``label_map``, ``speaker_pattern``, ``kinect_base``...).
-
-    Returns
-    -------
-    list of Clip
-    """
-    clips = load_clips(data, problems=problems, **layout)
-    if out is not None:
-        write_manifest(clips, out)
-    return clips
-
 
 #: Suffixes of media files taken as loose clips (audio-only or video).
 AUDIO_SUFFIXES = (".wav", ".flac", ".aif", ".aiff", ".mp3", ".ogg", ".m4a")
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".m4v", ".webm", ".png", ".jpg", ".jpeg",
                   ".bmp")
+
+
+def __getattr__(name: str) -> Any:
+    """Settings classes and the demo generator, imported on first use (pydantic and the
+    generator are not needed by a cached ``emo extract``)."""
+    if name in ("FitConfig", "ServeLimits", "read_fit_config"):
+        from emo import settings
+
+        return getattr(settings, name)
+    if name == "synthesise":
+        from emo.synth import synthesise
+
+        return synthesise
+    raise AttributeError(f"module 'emo.api' has no attribute {name!r}")
+
+
+# -- data ---------------------------------------------------------------------------------
+def parse_modalities(text: str | Sequence[str] | None) -> list[str] | None:
+    """Modalities from ``"audio,face"`` (or a list); ``None`` for "every one the data has".
+
+    Raises
+    ------
+    ConfigError
+        For an unknown or empty modality list.
+
+    Examples
+    --------
+    >>> parse_modalities("face, audio")
+    ['face', 'audio']
+    """
+    if text is None:
+        return None
+    names = [m.strip() for m in (text.split(",") if isinstance(text, str) else text)]
+    names = [m for m in names if m]
+    bad = [m for m in names if m not in MODALITIES]
+    if bad or not names:
+        raise ConfigError(f"unknown modality {', '.join(bad) or '(none)'}; use "
+                          f"{','.join(MODALITIES)}")
+    return names
+
+
+def is_media_file(path: str | Path) -> bool:
+    """Whether a path is a loose media file rather than a dataset folder or manifest."""
+    path = Path(path)
+    return path.is_file() and path.suffix.lower() in AUDIO_SUFFIXES + VIDEO_SUFFIXES
 
 
 def clips_from_files(files: Sequence[str | Path], *,
@@ -98,18 +140,118 @@ def clips_from_files(files: Sequence[str | Path], *,
         elif suffix in VIDEO_SUFFIXES:
             clips.append(Clip(file.stem, video=file, origin=file))
         else:
-            raise LayoutError("unsupported media type (expected audio or video)", file)
+            raise LayoutError("unsupported media type (expected audio "
+                              f"{', '.join(AUDIO_SUFFIXES)} or video "
+                              f"{', '.join(VIDEO_SUFFIXES)})", file)
     if skeleton is not None:
         if len(clips) != 1:
-            raise LayoutError("--skeleton goes with exactly one media file", skeleton)
+            raise LayoutError("--skeleton goes with exactly one loose media file", skeleton)
         clips[0] = replace(clips[0], skeleton=Path(skeleton))
     return clips
 
 
-def is_media_file(path: str | Path) -> bool:
-    """Whether a path is a loose media file rather than a dataset folder or manifest."""
-    path = Path(path)
-    return path.is_file() and path.suffix.lower() in AUDIO_SUFFIXES + VIDEO_SUFFIXES
+def _label_map(labels: LabelMap) -> Mapping[str, str | None] | None:
+    if labels is None or isinstance(labels, Mapping):
+        return labels
+    from emo.data.labels import read_label_map
+
+    return read_label_map(labels)
+
+
+def _load(data: DataArg, *, labels: LabelMap = None, speaker_pattern: str | None = None,
+          skeleton: str | Path | None = None,
+          problems: list[EmoError] | None = None) -> list[Clip]:
+    """Clips of datasets, manifests and loose media files (see the module docstring)."""
+    items = [data] if isinstance(data, (str, Path, Clip)) else list(data)
+    if not items:
+        raise LayoutError("no data given")
+    if all(isinstance(item, Clip) for item in items):
+        return items  # type: ignore[return-value]
+    media = [Path(p) for p in items if is_media_file(p)]  # type: ignore[arg-type]
+    sources = [p for p in items if not is_media_file(p)]  # type: ignore[arg-type]
+    if skeleton is not None and len(media) != 1:
+        raise LayoutError("--skeleton goes with exactly one loose media file", skeleton)
+    options: dict[str, Any] = {"label_map": _label_map(labels),
+                               "speaker_pattern": speaker_pattern}
+    clips = load_clips(sources, problems=problems, **options) if sources else []
+    if media:
+        clips = [*clips, *clips_from_files(media, skeleton=skeleton)]
+        check_unique(clips)
+    return clips
+
+
+def index(data: DataArg, *, out: str | Path | None = None, labels: LabelMap = None,
+          speaker_pattern: str | None = None, skeleton: str | Path | None = None,
+          problems: list[EmoError] | None = None) -> list[Clip]:
+    """Read datasets (folders of any known layout, manifests, media files) into clips.
+
+    Parameters
+    ----------
+    data
+        One dataset folder, manifest CSV or media file, or several (joined by clip id).
+    out
+        When given, write the manifest CSV there.
+    labels, speaker_pattern, skeleton
+        Data options (see the module docstring).
+    problems
+        Collects per-item problems (a malformed descriptor...) instead of raising.
+
+    Returns
+    -------
+    list of Clip
+    """
+    clips = _load(data, labels=labels, speaker_pattern=speaker_pattern, skeleton=skeleton,
+                  problems=problems)
+    if out is not None:
+        write_manifest(clips, out)
+    return clips
+
+
+def audit(data: DataArg, *, labels: LabelMap = None,
+          speaker_pattern: str | None = None) -> list[Finding]:
+    """Leakage risks of a dataset: how well recording names, their order in a session or
+    take times alone predict the labels (see :func:`emo.audit.audit`)."""
+    from emo.audit import audit as run_audit
+
+    return run_audit(_load(data, labels=labels, speaker_pattern=speaker_pattern))
+
+
+# -- extraction ---------------------------------------------------------------------------
+def extractor_options(*, audio: str | None = None, face: str | None = None,
+                      face_fps: float | None = None, body_source: str | None = None,
+                      pose_fps: float | None = None) -> dict[str, dict[str, Any]]:
+    """Extractor options from the command line's flags (``None``: not given).
+
+    Parameters
+    ----------
+    audio
+        Audio extractor name (``egemaps``, ``compare``, ``egemaps_lld``).
+    face
+        Face extractor name (``face_au``, ``openface``).
+    face_fps
+        Face analysis rate in frames per second; 0 analyses every frame.
+    body_source
+        ``kinect``, ``video`` or ``auto``.
+    pose_fps
+        Body-pose analysis rate for video; 0 analyses every frame.
+
+    Returns
+    -------
+    dict
+        Modality -> options, for ``extractors=`` (only what was given).
+
+    Examples
+    --------
+    >>> extractor_options(face_fps=0, body_source="kinect")
+    {'face': {'fps': 0}, 'body': {'source': 'kinect'}}
+    """
+    options: dict[str, dict[str, Any]] = {}
+    for modality, key, value in (("audio", "name", audio), ("face", "name", face),
+                                 ("face", "fps", face_fps), ("body", "source", body_source),
+                                 ("body", "pose_fps", pose_fps)):
+        if value is not None:
+            options.setdefault(modality, {})[key] = value
+    return options
 
 
 def make_extractors(modalities: Sequence[str] | None = None,
@@ -132,6 +274,11 @@ def make_extractors(modalities: Sequence[str] | None = None,
     -------
     dict
         Modality -> extractor.
+
+    Raises
+    ------
+    ConfigError
+        For an unknown extractor name or setting.
     """
     options = options or {}
     out: dict[str, Extractor] = {}
@@ -143,20 +290,15 @@ def make_extractors(modalities: Sequence[str] | None = None,
                     out[modality] = get_extractor("table", modality=modality)
                 continue
         settings = dict(options.get(modality, {}))
-        name = settings.pop("name", None)
-        out[modality] = get_extractor(modality, name, **settings)
+        try:
+            out[modality] = get_extractor(modality, settings.pop("name", None), **settings)
+        except EmoError as exc:
+            raise ConfigError(f"{modality} extractor: {exc.reason}") from None
     return out
 
 
-def _clips(data: DataArg | Sequence[Clip], problems: list[EmoError] | None,
-           layout: Mapping[str, Any]) -> list[Clip]:
-    if isinstance(data, Sequence) and data and isinstance(data[0], Clip):
-        return list(data)  # type: ignore[arg-type]
-    return load_clips(data, problems=problems, **layout)  # type: ignore[arg-type]
-
-
 def extract(
-    data: DataArg | Sequence[Clip],
+    data: DataArg,
     *,
     modalities: Sequence[str] | None = None,
     cache: str | Path = "cache",
@@ -165,16 +307,18 @@ def extract(
     extractors: ExtractorOptions | None = None,
     progress: Progress = None,
     dask: str | None = None,
-    **layout: Any,
+    labels: LabelMap = None,
+    speaker_pattern: str | None = None,
+    skeleton: str | Path | None = None,
 ) -> ExtractionReport:
     """Extract (or find in the cache) the features of every clip and modality.
 
     Parameters
     ----------
     data
-        Dataset folder(s), manifest(s), or clips.
+        Dataset folder(s), manifest(s), media files or clips.
     modalities
-        Which modalities (default all three).
+        Which modalities (default: every one the data has).
     cache
         The cache folder.
     n_jobs
@@ -182,32 +326,42 @@ def extract(
     retry_failed
         Retry clips whose failure an earlier run recorded.
     extractors
-        Extractor names/settings per modality (see :func:`make_extractors`).
+        Extractor names/settings per modality (see :func:`extractor_options`).
     progress
         Progress callback (see :func:`emo.features.extract.run`).
     dask
         Dask scheduler address or ``local:N``.
-    **layout
-        Layout options.
+    labels, speaker_pattern, skeleton
+        Data options.
 
     Returns
     -------
     ExtractionReport
-        Counts, failures (file + reason) and the tasks, for :func:`feature_table`.
+        Counts, failures (file + reason) and the tasks, for :func:`features`.
     """
+    clips, problems = _load_reporting(data, labels, speaker_pattern, skeleton)
+    return _extract(clips, problems, make_extractors(modalities, extractors, clips), cache,
+                    n_jobs=n_jobs, retry_failed=retry_failed, progress=progress, dask=dask)
+
+
+def _load_reporting(data: DataArg, labels: LabelMap, speaker_pattern: str | None,
+                    skeleton: str | Path | None) -> tuple[list[Clip], list[EmoError]]:
+    """Clips, and the items a layout skipped (a malformed descriptor...) with the reason."""
     problems: list[EmoError] = []
-    clips = _clips(data, problems, layout)
-    report = run(clips, make_extractors(modalities, extractors, clips), FeatureCache(cache),
-                 n_jobs=n_jobs, retry_failed=retry_failed, progress=progress, dask=dask)
-    _report_index_problems(report, problems)
-    return report
+    clips = _load(data, labels=labels, speaker_pattern=speaker_pattern, skeleton=skeleton,
+                  problems=problems)
+    return clips, problems
 
 
-def _report_index_problems(report: ExtractionReport, problems: Sequence[EmoError]) -> None:
-    """Put the items a layout skipped (malformed descriptors...) first in the failure list."""
+def _extract(clips: list[Clip], problems: Sequence[EmoError],
+             extractors: Mapping[str, Extractor], cache: str | Path,
+             **options: Any) -> ExtractionReport:
+    """Run the extractors over clips; the items a layout skipped lead the failure list."""
+    report = run(clips, extractors, FeatureCache(cache), **options)
     report.failures[:0] = [
         Failure(p.path.stem if p.path is not None else "?", "index", str(p)) for p in problems
     ]
+    return report
 
 
 @dataclass
@@ -229,6 +383,17 @@ class Features:
     tables: dict[str, pd.DataFrame]
     report: ExtractionReport
 
+    def matrix(self) -> pd.DataFrame:
+        """Every feature column (``<modality>__<name>``) of every clip with at least one
+        modality, indexed by clip id; a missing modality is NaN."""
+        import pandas as pd
+
+        if not self.tables:
+            return pd.DataFrame(index=pd.Index([], name="id"))
+        order = [c.id for c in self.clips]
+        joined = pd.concat(list(self.tables.values()), axis=1, join="outer")
+        return joined.reindex([i for i in order if i in joined.index])
+
     def labels(self) -> pd.Series:
         """Labels of the labelled clips that have at least one modality, by id."""
         import pandas as pd
@@ -237,11 +402,11 @@ class Features:
         return pd.Series({c.id: c.label for c in self.clips if c.label and c.id in have},
                          dtype=object, name="label")
 
-    def groups(self) -> pd.Series:
-        """Actor (grouping key) of every clip, by id; unknown actors are groups of one."""
+    def actors(self) -> pd.Series:
+        """Actor of every clip, by id (missing for clips whose actor is unknown)."""
         import pandas as pd
 
-        return pd.Series({c.id: c.group for c in self.clips}, dtype=object, name="actor")
+        return pd.Series({c.id: c.actor for c in self.clips}, dtype=object, name="actor")
 
     def frame(self) -> pd.DataFrame:
         """One joined table: id index, ``actor``, ``label``, then every feature column."""
@@ -254,66 +419,64 @@ class Features:
         return meta.join(list(self.tables.values()), how="left") if self.tables else meta
 
 
-def features(data: DataArg | Sequence[Clip], **kwargs: Any) -> Features:
-    """Extract through the cache and load the feature tables.
-
-    Parameters
-    ----------
-    data
-        As for :func:`extract`.
-    **kwargs
-        As for :func:`extract`.
+def features(
+    data: DataArg,
+    *,
+    modalities: Sequence[str] | None = None,
+    cache: str | Path = "cache",
+    n_jobs: int = 1,
+    retry_failed: bool = False,
+    extractors: ExtractorOptions | None = None,
+    progress: Progress = None,
+    dask: str | None = None,
+    labels: LabelMap = None,
+    speaker_pattern: str | None = None,
+    skeleton: str | Path | None = None,
+) -> Features:
+    """Extract through the cache and load the feature tables (arguments as for
+    :func:`extract`).
 
     Returns
     -------
     Features
     """
-    cache = FeatureCache(kwargs.get("cache", "cache"))
-    layout = {k: v for k, v in kwargs.items() if k not in _EXTRACT_ARGS}
-    clips = _clips(data, problems := [], layout)  # type: ignore[var-annotated]
-    report = extract(clips, **{k: v for k, v in kwargs.items() if k in _EXTRACT_ARGS})
-    _report_index_problems(report, problems)
-    tables = collect(report.tasks, cache)
-    return Features(clips, tables, report)
+    clips, problems = _load_reporting(data, labels, speaker_pattern, skeleton)
+    report = _extract(clips, problems, make_extractors(modalities, extractors, clips), cache,
+                      n_jobs=n_jobs, retry_failed=retry_failed, progress=progress, dask=dask)
+    return Features(clips, collect(report.tasks, FeatureCache(cache)), report)
 
 
-_EXTRACT_ARGS = ("modalities", "cache", "n_jobs", "retry_failed", "extractors", "progress",
-                 "dask")
-
-
-def feature_table(data: DataArg | Sequence[Clip], **kwargs: Any) -> pd.DataFrame:
-    """One joined table of every clip: id index, ``actor``, ``label``, feature columns.
-
-    Parameters
-    ----------
-    data
-        As for :func:`extract`.
-    **kwargs
-        As for :func:`extract`.
-
-    Returns
-    -------
-    pandas.DataFrame
-    """
-    return features(data, **kwargs).frame()
+def feature_table(data: DataArg, **options: Any) -> pd.DataFrame:
+    """One joined table of every clip: id index, ``actor``, ``label``, feature columns
+    (arguments as for :func:`features`)."""
+    return features(data, **options).frame()
 
 
 def import_table(path: str | Path, *, modality: str, cache: str | Path = "cache",
-                 out: str | Path | None = None, **options: Any) -> list[Clip]:
+                 out: str | Path | None = None, id_column: str = "id",
+                 actor_column: str | None = "actor", label_column: str | None = "label",
+                 drop_columns: Sequence[str] = (), labels: LabelMap = None,
+                 actor_format: str | None = None) -> list[Clip]:
     """Import a clip-level feature table into the cache (see :mod:`emo.features.table`).
 
     Parameters
     ----------
     path
-        CSV or Parquet table.
+        CSV or Parquet table, one row per clip.
     modality
         The modality of its features.
     cache
         The cache folder.
     out
         When given, write a manifest of the imported clips there.
-    **options
-        ``id_column``, ``actor_column``, ``label_column``, ``drop_columns``, ``label_map``.
+    id_column, actor_column, label_column
+        Column names (ids, actors and labels are kept as written, as strings).
+    drop_columns
+        Metadata columns that must not become features.
+    labels
+        Label map (CSV or mapping).
+    actor_format
+        Format for actor values, e.g. ``"{:02d}"``.
 
     Returns
     -------
@@ -321,7 +484,10 @@ def import_table(path: str | Path, *, modality: str, cache: str | Path = "cache"
     """
     from emo.features.table import import_table as _import
 
-    clips = _import(path, cache, modality=modality, **options)
+    clips = _import(path, cache, modality=modality, id_column=id_column,
+                    actor_column=actor_column, label_column=label_column,
+                    drop_columns=drop_columns, label_map=_label_map(labels),
+                    actor_format=actor_format)
     report = run(clips, {modality: get_extractor("table", modality=modality)},
                  FeatureCache(cache))
     if report.failures:
@@ -333,67 +499,18 @@ def import_table(path: str | Path, *, modality: str, cache: str | Path = "cache"
 
 # -- models -------------------------------------------------------------------------------
 @dataclass
-class FitConfig:
-    """Everything that defines a fit, stored in the bundle.
-
-    Attributes
-    ----------
-    n_splits
-        Outer actor-grouped folds (``min(n_splits, actors)``).
-    loso
-        Leave-one-actor-out instead of ``n_splits`` folds.
-    seed
-        Random state of every estimator and split.
-    backend
-        ``lightgbm`` or ``xgboost``.
-    meta
-        Fusion meta-learner: ``logreg``, ``gbm`` or ``average``.
-    actor_norm
-        Label-free per-actor feature standardisation.
-    infer_actors
-        Learn an identity space so that clips without an actor (challenge test
-        descriptors) are normalised per inferred pseudo-actor rather than each alone.
-    model
-        Extra ModalityClassifier parameters.
-    extractors
-        Extractor names/settings per modality.
-    """
-
-    n_splits: int = 5
-    loso: bool = False
-    seed: int = 0
-    backend: str = "lightgbm"
-    meta: str = "logreg"
-    actor_norm: bool = True
-    infer_actors: bool = True
-    model: dict[str, Any] = field(default_factory=dict)
-    extractors: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    @classmethod
-    def from_toml(cls, path: str | Path) -> FitConfig:
-        """Read a ``fit.toml`` (top-level keys as the attributes; tables ``model`` and
-        ``extractors.<modality>``)."""
-        import tomllib
-
-        path = Path(path)
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise LayoutError(f"cannot read config: {exc}", path) from exc
-        unknown = set(data) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise LayoutError(f"unknown config key(s): {', '.join(sorted(unknown))}", path)
-        return cls(**data)
-
-
-@dataclass
 class FitResult:
-    """What :func:`fit` produced."""
+    """What :func:`fit` produced: the saved bundle, its folder and the extraction report."""
 
     out: Path
-    metrics: dict[str, Any]
+    bundle: Bundle
     report: ExtractionReport
     cv: Any = None
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        """The cross-validated scores (``bundle.scores``)."""
+        return self.bundle.scores
 
 
 def _fusion(config: FitConfig, n_jobs: int) -> Any:
@@ -406,16 +523,17 @@ def _fusion(config: FitConfig, n_jobs: int) -> Any:
 
 
 def fit(
-    data: DataArg | Sequence[Clip],
+    data: DataArg,
     *,
     out: str | Path,
+    config: FitConfig | None = None,
     modalities: Sequence[str] | None = None,
     cache: str | Path = "cache",
     n_jobs: int = 1,
-    config: FitConfig | None = None,
     progress: Progress = None,
     report: bool = True,
-    **layout: Any,
+    labels: LabelMap = None,
+    speaker_pattern: str | None = None,
 ) -> FitResult:
     """Extract, cross-validate (actor-grouped, nested) and fit the fusion model; save it.
 
@@ -424,125 +542,100 @@ def fit(
     data
         Labelled dataset(s); unlabelled clips are ignored.
     out
-        Model folder: bundle, ``metrics.json`` and the report.
+        Model folder: the bundle, ``metrics.json`` and the report.
+    config
+        Models, CV protocol, seed and extractor settings (:class:`~emo.settings.FitConfig`).
     modalities
         Modalities to use (default: every one the data has).
     cache, n_jobs, progress
         As for :func:`extract`.
-    config
-        Models, CV protocol, seed and extractor settings.
     report
         Also write the HTML/JSON report and confusion matrices.
-    **layout
-        Layout options.
+    labels, speaker_pattern
+        Data options.
 
     Returns
     -------
     FitResult
+
+    Raises
+    ------
+    ConfigError
+        Bad settings, found before any extraction.
+    LayoutError
+        No labelled clip with features.
     """
-    from emo.models import cross_validate, save_bundle
+    from emo.models import Bundle, cross_validate
+    from emo.settings import FitConfig
 
     config = config or FitConfig()
+    if config.model:  # a bad model parameter is refused now, not after extraction
+        try:
+            _fusion(config, n_jobs)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"model: {exc}") from None
+    clips, problems = _load_reporting(data, labels, speaker_pattern, None)
+    chosen = make_extractors(modalities, config.extractors, clips)  # bad settings: now
     out = Path(out)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    feats = features(data, modalities=modalities, cache=cache, n_jobs=n_jobs,
-                     extractors=config.extractors, progress=progress, **layout)
+    extraction = _extract(clips, problems, chosen, cache, n_jobs=n_jobs, progress=progress)
+    feats = Features(clips, collect(extraction.tasks, FeatureCache(cache)), extraction)
     timings["extract"] = time.perf_counter() - t0
     for modality, seconds in feats.report.seconds.items():
         timings[f"extract_{modality}_cpu"] = seconds
     y = feats.labels()
     if y.empty:
         raise LayoutError("no labelled clip with features: nothing to fit")
-    groups = feats.groups().loc[y.index]
-    tables = {m: t.loc[t.index.intersection(y.index)] for m, t in feats.tables.items()}
-    tables = {m: t for m, t in tables.items() if len(t)}
+    X = feats.matrix().loc[y.index]
+    groups = _training_groups(feats, y)
     fusion = _fusion(config, n_jobs)
     t0 = time.perf_counter()
-    cv = cross_validate(fusion, tables, y, groups, n_splits=config.n_splits, loso=config.loso,
+    cv = cross_validate(fusion, X, y, groups, n_splits=config.n_splits, loso=config.loso,
                         random_state=config.seed)
     timings["cross_validate"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    fusion.fit(tables, y, groups)
+    fusion.fit(X, y, groups=groups)
     timings["fit"] = time.perf_counter() - t0
-    extractors: dict[str, Extractor] = {}
+    identifier = None
+    if config.infer_actors and groups.nunique() >= 3:
+        from emo.models import ActorIdentifier
+
+        t0 = time.perf_counter()
+        identifier = ActorIdentifier().fit(X, groups=groups)
+        timings["actor_inference"] = time.perf_counter() - t0
+    scores = {**cv.to_dict(), "timings": timings, "n_clips": int(len(y)),
+              "n_actors": int(groups.nunique())}
+    extractors: dict[str, dict[str, Any]] = {}
     for task in feats.report.tasks:  # the media extractor of a modality wins over a table
-        if task.modality not in extractors or extractors[task.modality].name == "table":
-            extractors[task.modality] = task.extractor
-    cv_dict = cv.to_dict()
-    metrics = {"uar": {k: float(v) for k, v in cv.uar.items()}, **{
-        k: v for k, v in cv_dict.items() if k != "uar"}, "timings": timings,
-        "n_clips": int(len(y)), "n_actors": int(groups.nunique())}
-    meta = {
-        "classes": list(fusion.classes_),
-        "extractors": {m: e.identity() for m, e in extractors.items()},
-        "config": asdict(config),
-        "data": _fingerprint(y, groups),
-        "cv": metrics,
-        "machine": {"platform": platform.platform(), "python": platform.python_version()},
-    }
-    (out / ACTORS_FILE).unlink(missing_ok=True)
-    identifier = _save_identifier(out, tables, groups) if config.infer_actors else None
-    if identifier is not None:
-        meta["actor_identifier_sha256"] = identifier
-    save_bundle(out, fusion, meta)
-    atomic_write(out / "metrics.json", json.dumps(metrics, indent=2, default=float).encode())
+        if task.modality not in extractors or extractors[task.modality]["extractor"] == "table":
+            extractors[task.modality] = task.extractor.identity()
+    bundle = Bundle(
+        fusion=fusion, identifier=identifier, extractors=extractors,
+        label_map=dict(_label_map(labels) or {}), config=config.model_dump(), scores=scores,
+        provenance={"data": _fingerprint(y, groups),
+                    "machine": {"platform": platform.platform(),
+                                "python": platform.python_version()}},
+    )
+    bundle.save(out)
     if report:
         from emo.report import write_report
 
-        write_report(out, cv, timings=timings, top_features=top_features(fusion), meta=meta)
-    return FitResult(out, metrics, feats.report, cv)
+        write_report(out, cv, timings=timings, top_features=bundle.top_features(),
+                     meta={"extractors": extractors, "config": bundle.config,
+                           "data": bundle.provenance["data"]})
+    return FitResult(out, bundle, feats.report, cv)
 
 
-ACTORS_FILE = "actors.joblib"
-
-
-def _joined(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    import pandas as pd
-
-    return pd.concat(list(tables.values()), axis=1, join="outer")
-
-
-def _save_identifier(out: Path, tables: Mapping[str, pd.DataFrame],
-                     groups: pd.Series) -> str | None:
-    """Fit and store the identity space that groups unknown-actor clips at prediction;
-    return the file's SHA-256 (checked when loading), or None with fewer than 3 actors."""
-    import hashlib
-    import io
-
-    import joblib
-
-    from emo.models import ActorIdentifier
-
-    if groups.nunique() < 3:
-        return None
-    buffer = io.BytesIO()
-    joblib.dump(ActorIdentifier().fit(_joined(tables), groups), buffer)
-    atomic_write(out / ACTORS_FILE, buffer.getvalue())
-    return hashlib.sha256(buffer.getvalue()).hexdigest()
-
-
-def _groups(clips: Sequence[Clip], tables: Mapping[str, pd.DataFrame],
-            identifier: Any) -> pd.Series:
-    """Actor of each clip; clips without one are grouped into pseudo-actors when the model
-    has an identity space (label-free), else each is a group of its own."""
-    import pandas as pd
-
-    groups = pd.Series({c.id: c.group for c in clips}, dtype=object)
-    unknown = [c.id for c in clips if not c.actor]
-    joined = _joined(tables) if tables else None
-    if identifier is not None and joined is not None:
-        unknown = [i for i in unknown if i in joined.index]
-        if unknown:
-            pseudo = identifier.predict(joined.loc[unknown])
-            groups.loc[unknown] = "~" + pseudo.astype(str)
-    return groups
-
-
-def top_features(fusion: Any, n: int = 15) -> dict[str, pd.Series]:
-    """The ``n`` most important features of each modality's classifier."""
-    return {m: est.feature_importances_.sort_values(ascending=False).head(n)
-            for m, est in fusion.estimators_.items()}
+def _training_groups(feats: Features, y: pd.Series) -> pd.Series:
+    """Actor of each labelled clip; training clips must name their actor."""
+    actors = feats.actors().loc[y.index]
+    unknown = actors.isna() | (actors.astype(str) == "")
+    if unknown.any():
+        raise LayoutError(f"{int(unknown.sum())} labelled clip(s) have no actor (e.g. "
+                          f"{actors.index[unknown][0]!r}); every training clip needs one for "
+                          "actor-grouped cross-validation and per-actor normalisation")
+    return actors.astype(str).rename("actor")
 
 
 def _fingerprint(y: pd.Series, groups: pd.Series) -> dict[str, Any]:
@@ -553,79 +646,121 @@ def _fingerprint(y: pd.Series, groups: pd.Series) -> dict[str, Any]:
             "classes": {c: int((y == c).sum()) for c in CLASSES if (y == c).any()}}
 
 
-def load_model(model_dir: str | Path) -> tuple[Any, dict[str, Any], dict[str, Extractor]]:
-    """Load a bundle and re-create its extractors, checking versions.
-
-    Returns
-    -------
-    tuple
-        ``(fusion, meta, extractors)``.
-
-    Raises
-    ------
-    BundleError
-        Missing bundle, or extractor versions differing from the installed ones.
-    """
-    from emo.models import load_bundle
-
-    model_dir = Path(model_dir)
-    meta = _read_meta(model_dir)
-    extractors: dict[str, Extractor] = {}
-    for modality, ident in meta.get("extractors", {}).items():
-        name = ident["extractor"]
-        if name == "table":
-            extractors[modality] = get_extractor("table", modality=modality)
-            continue
-        extractors[modality] = get_extractor(modality, name, **ident.get("settings", {}))
-    expected = {m: e.version for m, e in extractors.items()}
-    fusion, meta = load_bundle(model_dir, expected_extractors=expected)
-    if meta.get("actor_identifier_sha256"):
-        import hashlib
-        import io
-
-        import joblib
-
-        path = model_dir / ACTORS_FILE
-        data = path.read_bytes() if path.is_file() else b""
-        if hashlib.sha256(data).hexdigest() != meta["actor_identifier_sha256"]:
-            raise BundleError("missing or altered (checksum differs); refit the model", path)
-        meta["actor_identifier"] = joblib.load(io.BytesIO(data))
-    return fusion, meta, extractors
-
-
-def _read_meta(model_dir: Path) -> dict[str, Any]:
-    path = model_dir / "bundle.json"
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise BundleError("not a model bundle (no bundle.json); run emo fit", model_dir) from exc
-    except (OSError, ValueError) as exc:
-        raise BundleError(f"unreadable bundle manifest: {exc}", path) from exc
-
-
-@dataclass
-class Prediction:
-    """Predictions of a fitted bundle on clips."""
-
-    frame: pd.DataFrame
-    report: ExtractionReport
-    probabilities: dict[str, pd.DataFrame]
-
-
-def predict_loaded(model: tuple[Any, dict[str, Any], dict[str, Extractor]],
-                   clips: Sequence[Clip], *, cache: str | Path = "cache", n_jobs: int = 1,
-                   progress: Progress = None) -> Prediction:
-    """Predict clips with a bundle already loaded by :func:`load_model` (the service keeps
-    one per worker).
+def load_model(model: str | Path | Bundle) -> Bundle:
+    """Load a bundle written by :func:`fit`, checking checksums and versions.
 
     Parameters
     ----------
     model
-        ``(fusion, meta, extractors)`` from :func:`load_model`.
-    clips
-        The clips.
+        The model folder (a loaded :class:`~emo.models.Bundle` is returned as it is).
+
+    Returns
+    -------
+    emo.models.Bundle
+
+    Raises
+    ------
+    BundleError
+        Not a bundle, altered files, another emo major version, or extractor versions
+        that differ from the installed ones.
+    """
+    from emo.models import Bundle
+
+    if isinstance(model, Bundle):
+        return model
+    bundle = Bundle.load(model)
+    bundle.check_extractors({m: e.version for m, e in _bundle_extractors(bundle).items()},
+                            model)
+    return bundle
+
+
+def _bundle_extractors(bundle: Bundle) -> dict[str, Extractor]:
+    """The extractors that compute the bundle's features, re-created from their identities."""
+    extractors: dict[str, Extractor] = {}
+    for modality, ident in bundle.extractors.items():
+        if ident["extractor"] == "table":
+            extractors[modality] = get_extractor("table", modality=modality)
+        else:
+            extractors[modality] = get_extractor(modality, ident["extractor"],
+                                                 **ident.get("settings", {}))
+    return extractors
+
+
+def model_summary(model: str | Path) -> dict[str, Any]:
+    """The scores, timings and settings of a saved model, without loading it."""
+    from emo.models import Bundle
+
+    info = Bundle.read_info(model)
+    return {**info["scores"], "config": info["config"], "extractors": info["extractors"]}
+
+
+@dataclass
+class Prediction:
+    """Predictions of a fitted bundle.
+
+    Attributes
+    ----------
+    frame
+        One row per clip (or window) with a prediction: ``id`` (``start``, ``end`` for
+        windows), ``pred_<modality>`` (each modality's own classifier), ``pred`` (fused)
+        and ``proba_<class>`` (fused probabilities).
+    report
+        The extraction report; ``report.failures`` names every clip without a prediction
+        and why.
+    probabilities
+        ``"fused"`` and each modality -> probabilities (index clip id, columns classes).
+    features
+        The feature matrix the model saw (index clip id).
+    groups
+        The actor or inferred pseudo-actor each clip was normalised with.
+    """
+
+    frame: pd.DataFrame
+    report: ExtractionReport
+    probabilities: dict[str, pd.DataFrame] = field(default_factory=dict)
+    features: pd.DataFrame | None = None
+    groups: pd.Series | None = None
+
+
+def _prediction_groups(clips: Sequence[Clip], X: pd.DataFrame, identifier: Any) -> pd.Series:
+    """Actor of each clip; clips without one are grouped into pseudo-actors by the
+    bundle's actor identifier (label-free), or form one group when it has none."""
+    import pandas as pd
+
+    known = pd.Series({c.id: c.actor or None for c in clips}, dtype=object).reindex(X.index)
+    if not known.isna().any():
+        return known.astype(str)
+    if identifier is None:
+        return known.fillna("~unknown").astype(str)
+    return identifier.predict(X, groups=known).astype(str)
+
+
+def predict(
+    model: str | Path | Bundle,
+    data: DataArg,
+    *,
+    cache: str | Path = "cache",
+    n_jobs: int = 1,
+    progress: Progress = None,
+    labels: LabelMap = None,
+    speaker_pattern: str | None = None,
+    skeleton: str | Path | None = None,
+) -> Prediction:
+    """Predict every clip with a fitted bundle (extracting missing features).
+
+    A clip none of whose modalities can be read gets no row; it is named, with the
+    reason, in ``report.failures``.
+
+    Parameters
+    ----------
+    model
+        A folder written by :func:`fit`, or a loaded bundle (the service keeps one).
+    data
+        Dataset(s), manifest(s), media files or clips.
     cache, n_jobs, progress
         As for :func:`extract`.
+    labels, speaker_pattern, skeleton
+        Data options.
 
     Returns
     -------
@@ -633,128 +768,226 @@ def predict_loaded(model: tuple[Any, dict[str, Any], dict[str, Extractor]],
     """
     import pandas as pd
 
-    fusion, meta, extractors = model
-    report = run(clips, extractors, FeatureCache(cache), n_jobs=n_jobs, progress=progress)
+    bundle = load_model(model)
+    clips, problems = _load_reporting(data, labels, speaker_pattern, skeleton)
+    report = _extract(clips, problems, _bundle_extractors(bundle), cache, n_jobs=n_jobs,
+                      progress=progress)
     tables = collect(report.tasks, FeatureCache(cache))
-    tables = {m: t.reindex(columns=meta["feature_columns"][m]) for m, t in tables.items()
-              if m in meta["feature_columns"]}
-    if not tables:
-        reasons = "; ".join(str(f) for f in report.failures[:3])
-        raise LayoutError("no clip has features for the model's modalities "
-                          f"({', '.join(meta['features'])})" + (f": {reasons}" if reasons else ""))
-    groups = _groups(clips, tables, meta.get("actor_identifier"))
-    fused = fusion.predict_proba(tables, groups=groups)
-    singles = fusion.predict_proba_modalities(tables, groups=groups)
+    columns = [c for m in bundle.modalities for c in bundle.feature_columns[m]]
+    X = Features(clips, tables, report).matrix().reindex(columns=columns)
+    X = X.loc[X.notna().any(axis=1)]
+    _name_unpredicted(clips, X.index, report, bundle)
+    if X.empty:
+        empty = pd.DataFrame(columns=["id", *(f"pred_{m}" for m in bundle.modalities), "pred",
+                                      *(f"proba_{c}" for c in bundle.classes)])
+        return Prediction(empty, report)
+    groups = _prediction_groups(clips, X, bundle.identifier)
+    fused = pd.DataFrame(bundle.fusion.predict_proba(X, groups=groups), index=X.index,
+                         columns=bundle.classes)
+    singles = bundle.fusion.predict_proba_modalities(X, groups=groups)
     frame = pd.DataFrame({"id": fused.index})
     for modality, proba in singles.items():
         frame[f"pred_{modality}"] = frame["id"].map(proba.idxmax(axis=1))
     frame["pred"] = fused.idxmax(axis=1).to_numpy()
     for cls in fused.columns:
         frame[f"proba_{cls}"] = fused[cls].to_numpy()
-    return Prediction(frame, report, {"fused": fused, **singles})
+    return Prediction(frame, report, {"fused": fused, **singles}, X, groups)
 
 
-def predict(model_dir: str | Path, data: DataArg | Sequence[Clip], *,
-            cache: str | Path = "cache", n_jobs: int = 1, progress: Progress = None,
-            **layout: Any) -> Prediction:
-    """Predict every clip with a fitted bundle (extracting missing features).
+def _name_unpredicted(clips: Sequence[Clip], predicted: pd.Index, report: ExtractionReport,
+                      bundle: Bundle) -> None:
+    """Add a failure for each clip that gets no prediction and is not named yet."""
+    named = {f.clip_id for f in report.failures}
+    for clip in clips:
+        if clip.id not in predicted and clip.id not in named:
+            report.failures.append(Failure(clip.id, "all", (
+                f"{clip.origin or clip.id}: no media or table for the model's modalities "
+                f"({', '.join(bundle.modalities)})")))
+
+
+def window_bounds(duration: float, window: float, hop: float | None = None
+                  ) -> list[tuple[float, float]]:
+    """Sliding windows ``[start, end)`` over a recording: every window of length
+    ``window`` starting at multiples of ``hop`` that fits in ``duration`` (one window of
+    the whole recording when it is shorter than ``window``).
 
     Parameters
     ----------
-    model_dir
-        A folder written by :func:`fit`.
-    data
-        Dataset(s), manifest(s) or clips.
+    duration
+        Length of the recording in seconds.
+    window
+        Window length in seconds.
+    hop
+        Step between window starts (default: ``window``, no overlap).
+
+    Returns
+    -------
+    list of (start, end)
+
+    Examples
+    --------
+    >>> window_bounds(5.0, 2.0, 1.0)
+    [(0.0, 2.0), (1.0, 3.0), (2.0, 4.0), (3.0, 5.0)]
+    >>> window_bounds(1.5, 2.0)
+    [(0.0, 1.5)]
+    """
+    hop = hop or window
+    if not window > 0 or not hop > 0:
+        raise ConfigError(f"window and hop must be > 0 seconds, got {window} and {hop}")
+    if duration <= window:
+        return [(0.0, float(round(duration, 6)))]
+    count = int((duration - window) / hop + 1e-9) + 1
+    return [(float(round(k * hop, 6)), float(round(k * hop + window, 6))) for k in range(count)]
+
+
+def media_duration(path: str | Path) -> float:
+    """Length of an audio or video file in seconds (0 for a still image), from its header.
+
+    Raises
+    ------
+    MediaError
+        When the file cannot be opened as audio or video.
+    """
+    import contextlib
+
+    import av
+    import soundfile
+
+    from emo.data.video import is_image
+
+    path = Path(path)
+    if is_image(path):
+        return 0.0
+    with contextlib.suppress(soundfile.LibsndfileError, RuntimeError, TypeError):
+        return float(soundfile.info(path).duration)  # WAV/FLAC/AIFF/OGG/MP3: a header read
+    try:
+        with av.open(str(path)) as container:
+            if container.duration is not None:
+                return container.duration / av.time_base
+            return max((float(s.duration * s.time_base) for s in container.streams
+                        if s.duration is not None and s.time_base is not None), default=0.0)
+    except (av.FFmpegError, UnicodeDecodeError, ValueError, OSError) as exc:
+        raise MediaError(f"not a readable audio or video file: {exc}", path) from None
+
+
+def predict_windows(
+    model: str | Path | Bundle,
+    media: str | Path,
+    *,
+    window: float = 2.0,
+    hop: float | None = None,
+    skeleton: str | Path | None = None,
+    cache: str | Path = "cache",
+    n_jobs: int = 1,
+    progress: Progress = None,
+) -> Prediction:
+    """Predict a recording in sliding windows: one row per window.
+
+    Windows are clips ``<stem>@<start>-<end>`` on the same file, so the extraction
+    decodes the file once and shares its per-frame analysis between overlapping windows.
+    They carry no actor: they are grouped for per-actor normalisation by the bundle's
+    actor identifier like any clips without an actor (a recording may hold several
+    people). Without a skeleton file, body comes from video pose.
+
+    Parameters
+    ----------
+    model
+        A model folder or loaded bundle.
+    media
+        The recording (video with sound, or audio).
+    window, hop
+        Window length and step in seconds (``hop`` defaults to ``window``).
+    skeleton
+        A Kinect file recorded with the media (its frames at 30 fps from the media start).
     cache, n_jobs, progress
         As for :func:`extract`.
-    **layout
-        Layout options.
 
     Returns
     -------
     Prediction
-        ``frame`` has columns ``id``, ``pred_<modality>``, ``pred`` and ``proba_<class>``
-        of the fused model, one row per clip with at least one modality.
+        ``frame`` has ``id, start, end, pred_<modality>, pred, proba_<class>``; windows
+        without any readable modality are named in ``report.failures``.
     """
-    model = load_model(model_dir)
-    problems: list[EmoError] = []
-    clips = _clips(data, problems, layout)
-    prediction = predict_loaded(model, clips, cache=cache, n_jobs=n_jobs, progress=progress)
-    _report_index_problems(prediction.report, problems)
+    from emo.data.skeleton import KINECT_FPS
+
+    (clip,) = clips_from_files([media], skeleton=skeleton)
+    bounds = window_bounds(media_duration(media), window, hop)
+    windows = []
+    for t0, t1 in bounds:
+        frames = {}
+        if clip.skeleton is not None:
+            first = round(t0 * KINECT_FPS)
+            frames = {"skeleton_start": first,
+                      "skeleton_end": max(first, round(t1 * KINECT_FPS) - 1)}
+        windows.append(replace(clip, id=f"{clip.id}@{t0:.3f}-{t1:.3f}", start=t0, end=t1,
+                               **frames))
+    prediction = predict(model, windows, cache=cache, n_jobs=n_jobs, progress=progress)
+    spans = {w.id: (w.start, w.end) for w in windows}
+    frame = prediction.frame
+    frame.insert(1, "start", frame["id"].map(lambda i: spans[i][0]))
+    frame.insert(2, "end", frame["id"].map(lambda i: spans[i][1]))
     return prediction
 
 
-def evaluate(model_dir: str | Path, data: DataArg | Sequence[Clip], *, out: str | Path,
-             cache: str | Path = "cache", n_jobs: int = 1, progress: Progress = None,
-             **layout: Any) -> dict[str, Any]:
+def evaluate(model: str | Path, data: DataArg, *, out: str | Path, cache: str | Path = "cache",
+             n_jobs: int = 1, progress: Progress = None, labels: LabelMap = None,
+             speaker_pattern: str | None = None) -> dict[str, Any]:
     """Score a fitted bundle on labelled data it has not seen.
 
-    Writes ``evaluation.json`` and the report (HTML, confusion matrices) to ``out``.
-
-    Parameters
-    ----------
-    model_dir
-        A folder written by :func:`fit`.
-    data
-        Labelled dataset(s), manifest(s) or clips.
-    out
-        Output folder.
-    cache, n_jobs, progress
-        As for :func:`extract`.
-    **layout
-        Layout options.
+    Writes ``evaluation.json`` and the report (HTML, confusion matrices) to ``out``. The
+    scores cover the clips with a prediction; the others are listed in ``failures``.
 
     Returns
     -------
     dict
-        UAR per modality and fused, per-class recall, confusion matrices, clip counts.
+        UAR per modality and fused, per-class recall, confusion matrices, clip counts,
+        failures.
     """
     import pandas as pd
 
     from emo.models import score_probabilities
     from emo.report import write_report
 
-    clips = _clips(data, None, layout)
-    labelled = [c for c in clips if c.label]
-    if not labelled:
+    clips = [c for c in _load(data, labels=labels, speaker_pattern=speaker_pattern) if c.label]
+    if not clips:
         raise LayoutError("no labelled clip to evaluate on")
-    model = load_model(model_dir)
+    bundle = load_model(model)
     t0 = time.perf_counter()
-    prediction = predict_loaded(model, labelled, cache=cache, n_jobs=n_jobs, progress=progress)
+    prediction = predict(bundle, clips, cache=cache, n_jobs=n_jobs, progress=progress)
     seconds = time.perf_counter() - t0
-    y = pd.Series({c.id: c.label for c in labelled}, dtype=object)
-    groups = pd.Series({c.id: c.group for c in labelled}, dtype=object)
-    result = score_probabilities(prediction.probabilities, y, groups,
-                                 classes=list(model[1]["classes"]))
+    y = pd.Series({c.id: c.label for c in clips}, dtype=object)
+    groups = pd.Series({c.id: c.group for c in clips}, dtype=object)
+    result = score_probabilities(prediction.probabilities, y, groups, classes=bundle.classes)
     out = Path(out)
-    summary = {**result.to_dict(), "model": str(model_dir),
+    summary = {**result.to_dict(), "model": str(model),
                "failures": [str(f) for f in prediction.report.failures]}
-    atomic_write(out / "evaluation.json", json.dumps(summary, indent=2, default=float).encode())
+    atomic_write(out / "evaluation.json", json.dumps(summary, indent=2, default=float))
     write_report(out, result, timings={"extract + predict": seconds},
-                 top_features=top_features(model[0]),
-                 meta={k: v for k, v in model[1].items() if k != "actor_identifier"})
+                 top_features=bundle.top_features(),
+                 meta={"model": str(model), "extractors": bundle.extractors})
     return summary
 
 
-def submit(model_dir: str | Path, data: DataArg | Sequence[Clip], *, phase: str,
-           out: str | Path, cache: str | Path = "cache", n_jobs: int = 1,
-           progress: Progress = None, **layout: Any) -> tuple[Path, Prediction]:
+def submit(model: str | Path, data: DataArg, *, phase: str, out: str | Path,
+           cache: str | Path = "cache", n_jobs: int = 1, progress: Progress = None,
+           labels: LabelMap = None) -> tuple[Path, Prediction]:
     """Write a challenge submission ZIP from the fused model, then validate it.
+
+    A descriptor none of whose media can be read still needs an answer for the ZIP to be
+    valid: it gets the most frequent training class, and is named in ``report.failures``.
 
     Parameters
     ----------
-    model_dir
-        A fitted bundle.
+    model
+        A fitted bundle folder.
     data
         Challenge-layout dataset(s).
     phase
         ``valid`` (every descriptor) or ``test`` (the unlabelled ``frames_TEST*`` ones).
     out
         The ZIP to write.
-    cache, n_jobs, progress
-        As for :func:`extract`.
-    **layout
-        Layout options.
+    cache, n_jobs, progress, labels
+        As for :func:`predict`.
 
     Returns
     -------
@@ -763,10 +996,61 @@ def submit(model_dir: str | Path, data: DataArg | Sequence[Clip], *, phase: str,
     """
     from emo.submission import expected_ids, write_submission
 
-    clips = _clips(data, None, layout)
+    clips = _load(data, labels=labels)
     wanted = expected_ids([c.id for c in clips], phase)
-    chosen = [c for c in clips if c.id in wanted]
-    prediction = predict(model_dir, chosen, cache=cache, n_jobs=n_jobs, progress=progress)
+    bundle = load_model(model)
+    prediction = predict(bundle, [c for c in clips if c.id in wanted], cache=cache,
+                         n_jobs=n_jobs, progress=progress)
     answers = dict(zip(prediction.frame["id"], prediction.frame["pred"], strict=True))
+    missing = sorted(wanted - set(answers))
+    if missing:
+        counts = bundle.provenance.get("data", {}).get("classes", {})
+        prior = max(bundle.classes, key=lambda c: counts.get(c, 0))
+        answers.update(dict.fromkeys(missing, prior))
+        log.warning("%d descriptor(s) could not be read; answered with the most frequent "
+                    "training class %s", len(missing), prior)
     path = write_submission(answers, out, phase=phase, expected=wanted)
     return path, prediction
+
+
+def check_submission(path: str | Path, *, phase: str | None = None) -> dict[str, str]:
+    """Validate a submission ZIP; its answers (descriptor -> class).
+
+    Raises
+    ------
+    SubmissionError
+        Saying exactly what is wrong.
+    """
+    from emo.submission import check
+
+    return check(path, phase=phase)
+
+
+def write_factsheet(model: str | Path, out: str | Path) -> Path:
+    """Draft the challenge FactSheet (Markdown) of a fitted model (see
+    :mod:`emo.factsheet`)."""
+    from emo.factsheet import write_factsheet as _write
+
+    return _write(model, out)
+
+
+# -- cache --------------------------------------------------------------------------------
+def cache_info(cache: str | Path = "cache") -> dict[str, Any]:
+    """Entry counts and sizes per extractor, failed entries, total bytes."""
+    return FeatureCache(cache).info()
+
+
+def cache_verify(cache: str | Path = "cache") -> list[Path]:
+    """Re-read every entry; remove and return the unreadable or inconsistent ones."""
+    return FeatureCache(cache).verify()
+
+
+def cache_prune(cache: str | Path = "cache") -> list[Path]:
+    """Remove entries of extractor versions other than the installed ones; the removed
+    folders."""
+    current = {}
+    for modality, names in available_extractors().items():
+        if modality != "table":
+            for name in names:
+                current[name] = get_extractor(modality, name).version
+    return FeatureCache(cache).prune(current)

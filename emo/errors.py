@@ -54,5 +54,9 @@ class BundleError(EmoError):
     """A model bundle is missing, incomplete or made by incompatible versions."""
 
 
+class ConfigError(EmoError):
+    """A setting (``fit.toml``, a command-line flag, a service limit) is unknown or invalid."""
+
+
 class SubmissionError(EmoError):
     """A challenge submission would be (or is) invalid."""

@@ -5,7 +5,7 @@ This package knows only feature tables (DataFrames indexed by clip id); it impor
 """
 
 from emo.models.actors import ActorIdentifier, ActorStandardiser, infer_actors
-from emo.models.bundle import BundleError, load_bundle, save_bundle
+from emo.models.bundle import Bundle
 from emo.models.evaluate import (
     CVResult,
     actor_folds,
@@ -19,15 +19,13 @@ from emo.models.modality import ModalityClassifier
 __all__ = [
     "ActorIdentifier",
     "ActorStandardiser",
-    "BundleError",
+    "Bundle",
     "CVResult",
     "ModalityClassifier",
     "StackingFusion",
     "actor_folds",
     "cross_validate",
     "infer_actors",
-    "load_bundle",
-    "save_bundle",
     "score_probabilities",
     "uar",
 ]

@@ -1,37 +1,42 @@
-"""Save and load a fitted fusion model with the metadata needed to trust it later.
+"""A fitted model as one typed object, :class:`Bundle`, and the only code that knows its files.
 
-A bundle is a folder holding ``model.joblib`` (the fitted :class:`StackingFusion`) and
-``bundle.json`` (classes, feature columns, extractor versions, package versions, CV scores and
-the SHA-256 of ``model.joblib``). Both are written to temporary files and renamed into place,
-``bundle.json`` last, so a reader never sees a half-written bundle.
+A bundle folder holds ``model.joblib`` (the fitted fusion and actor identifier, pickled
+together) and ``bundle.json`` (classes, feature columns, extractor identities, label map,
+settings, scores, provenance and the SHA-256 of ``model.joblib``), plus ``metrics.json`` (the
+scores alone, for people and scripts). Files are written atomically, ``bundle.json`` last,
+so a reader never sees a half-written bundle, and a write interrupted between two renames
+leaves a manifest whose checksum refuses the new model instead of mixing them.
+
+``model.joblib`` is a pickle: load bundles only from sources you trust.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
-import os
 import platform
 import sys
-import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
-import joblib
-
+from emo._io import atomic_write
+from emo._version import __version__
 from emo.errors import BundleError
-from emo.models.fusion import StackingFusion
 
-__all__ = ["BUNDLE_FORMAT", "BundleError", "load_bundle", "package_versions", "save_bundle"]
+__all__ = ["BUNDLE_FORMAT", "Bundle", "package_versions"]
 
 MODEL_FILE = "model.joblib"
 META_FILE = "bundle.json"
+METRICS_FILE = "metrics.json"
 #: Version of the bundle layout itself.
-BUNDLE_FORMAT = 1
+BUNDLE_FORMAT = 2
 #: Packages recorded in a bundle -> distribution names that may provide them.
 PACKAGES = {
-    "emo": ("emo-fusion", "emo"),
     "lightgbm": ("lightgbm",),
     "xgboost": ("xgboost-cpu", "xgboost"),
     "scikit-learn": ("scikit-learn",),
@@ -42,12 +47,9 @@ PACKAGES = {
 
 
 def package_versions() -> dict[str, str]:
-    """Installed versions of emo and the libraries a bundle depends on (plus Python).
-
-    ``emo`` falls back to ``emo.__version__`` when the package is not installed as a
-    distribution; a missing library is reported as ``"not installed"``.
-    """
-    versions = {"python": platform.python_version()}
+    """Versions of Python, emo and the libraries a bundle depends on (``"not installed"``
+    for a missing one)."""
+    versions = {"python": platform.python_version(), "emo": __version__}
     for name, distributions in PACKAGES.items():
         versions[name] = getattr(sys.modules.get(name), "__version__", None) or "not installed"
         for distribution in distributions:
@@ -59,144 +61,191 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def _extractor_version(identity: object) -> str:
-    """Version of an extractor recorded either as a string or as an identity dict."""
-    return str(identity.get("version") if isinstance(identity, dict) else identity)
-
-
 def _major(version: str) -> str:
     """Major component of a version string (``"1.4.2"`` -> ``"1"``)."""
     return version.split(".", 1)[0]
 
 
-def _sha256(path: Path) -> str:
-    """Hex SHA-256 of a file."""
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _write_atomic(path: Path, write: object) -> None:
-    """Call ``write(tmp_path)`` then rename the temporary file onto ``path``."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def save_bundle(path: str | Path, fusion: StackingFusion, meta: dict | None = None) -> Path:
-    """Write a fitted fusion model and its metadata to the folder ``path``.
+@dataclass
+class Bundle:
+    """A fitted model and everything needed to use it later, or to refuse it.
 
     Parameters
     ----------
-    path : str or pathlib.Path
-        Bundle folder (created if needed; existing bundle files are replaced).
-    fusion : StackingFusion
-        Fitted model.
-    meta : dict or None
-        JSON-able extras recorded in ``bundle.json``. The key ``extractors`` (modality ->
-        extractor version, or -> identity dict with a ``version`` key) is checked by
-        :func:`load_bundle`; ``cv`` (e.g. :meth:`CVResult.to_dict` plus ``timings``) and
-        ``machine`` are shown by :func:`emo.factsheet.write_factsheet`.
+    fusion
+        The fitted fusion model (:class:`~emo.models.fusion.StackingFusion`).
+    identifier
+        The fitted actor identifier that groups clips without an actor into pseudo-actors
+        (:class:`~emo.models.identity.ActorIdentifier`), or None.
+    extractors
+        Modality -> extractor identity (``extractor``, ``version``, ``modality``,
+        ``settings``) the features were computed with.
+    label_map
+        The label map the training labels went through (``from -> to``; ``None`` drops).
+    config
+        The fit settings (``FitConfig.model_dump()``).
+    scores
+        Cross-validated scores (``CVResult.to_dict()``), timings, the actor-inference
+        simulation and clip counts; also written as ``metrics.json``.
+    provenance
+        Training-data fingerprint and the machine; :meth:`save` adds the creation time and
+        package versions.
 
-    Returns
-    -------
-    pathlib.Path
-        The bundle folder.
+    Examples
+    --------
+    >>> import tempfile, numpy as np, pandas as pd
+    >>> from emo.models import ModalityClassifier, StackingFusion
+    >>> y = pd.Series(np.tile(["An", "Ha"], 20), index=[f"c{i}" for i in range(40)])
+    >>> X = pd.DataFrame({"audio__f0": (y == "Ha") * 2.0 + np.arange(40) % 3}, index=y.index)
+    >>> groups = pd.Series(np.repeat(["a", "b", "c", "d"], 10), index=y.index)
+    >>> fusion = StackingFusion(ModalityClassifier(n_estimators=5), n_splits=2)
+    >>> bundle = Bundle(fusion.fit(X, y, groups=groups), scores={"uar": {"fused": 0.5}})
+    >>> folder = bundle.save(tempfile.mkdtemp())
+    >>> Bundle.load(folder).classes
+    ['An', 'Ha']
     """
-    folder = Path(path)
-    folder.mkdir(parents=True, exist_ok=True)
-    meta = dict(meta or {})
-    _write_atomic(folder / MODEL_FILE, lambda tmp: joblib.dump(fusion, tmp))
-    info = {
-        **meta,
-        "format": BUNDLE_FORMAT,
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "classes": [str(c) for c in fusion.classes_],
-        "modalities": list(fusion.modalities_),
-        "feature_columns": fusion.feature_columns_,
-        "extractors": meta.get("extractors", {}),
-        "cv": meta.get("cv", {}),
-        "params": {k: repr(v) for k, v in fusion.get_params(deep=False).items()},
-        "packages": package_versions(),
-        "model_sha256": _sha256(folder / MODEL_FILE),
-    }
-    text = json.dumps(info, indent=2, sort_keys=True, default=str)
-    _write_atomic(folder / META_FILE, lambda tmp: tmp.write_text(text, encoding="utf-8"))
-    return folder
 
+    fusion: Any
+    identifier: Any = None
+    extractors: dict[str, dict[str, Any]] = field(default_factory=dict)
+    label_map: dict[str, str | None] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+    scores: dict[str, Any] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
 
-def read_bundle_info(path: str | Path) -> dict:
-    """Read and return ``bundle.json`` of the bundle folder ``path``.
+    @property
+    def classes(self) -> list[str]:
+        """Class codes, the column order of the probabilities."""
+        return [str(c) for c in self.fusion.classes_]
 
-    Raises
-    ------
-    emo.errors.BundleError
-        If the file is missing or not valid JSON.
-    """
-    file = Path(path) / META_FILE
-    if not file.is_file():
-        raise BundleError("not a model bundle: bundle.json is missing", path=file)
-    try:
-        return json.loads(file.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise BundleError(f"unreadable bundle metadata ({err})", path=file) from err
+    @property
+    def modalities(self) -> list[str]:
+        """Modalities the fusion was fitted on."""
+        return list(self.fusion.modalities_)
 
+    @property
+    def feature_columns(self) -> dict[str, list[str]]:
+        """Feature columns of each modality's classifier."""
+        return {m: list(c) for m, c in self.fusion.feature_columns_.items()}
 
-def load_bundle(
-    path: str | Path, expected_extractors: dict[str, str] | None = None
-) -> tuple[StackingFusion, dict]:
-    """Load a bundle written by :func:`save_bundle`, checking that it can be trusted.
+    def top_features(self, n: int = 15) -> dict[str, Any]:
+        """The ``n`` most important features of each modality (a Series, sorted, summing to
+        at most 1)."""
+        return {m: est.feature_importances_.sort_values(ascending=False).head(n)
+                for m, est in self.fusion.estimators_.items()}
 
-    Parameters
-    ----------
-    path : str or pathlib.Path
-        Bundle folder.
-    expected_extractors : dict of str to str or None
-        Extractor name -> version the caller will compute features with; each one the bundle
-        also records must match.
+    def check_extractors(self, installed: Mapping[str, str], folder: str | Path = "") -> None:
+        """Refuse the bundle when an installed extractor's version differs from the one
+        the features were computed with.
 
-    Returns
-    -------
-    (StackingFusion, dict)
-        The fitted model and the contents of ``bundle.json``.
+        Parameters
+        ----------
+        installed
+            Modality -> version of the extractor that would compute features now.
+        folder
+            The bundle folder, for the message.
 
-    Raises
-    ------
-    emo.errors.BundleError
-        Naming the file and the problem: missing files, a model file that does not match its
-        metadata, another emo major version, or extractor versions that differ.
-    """
-    folder = Path(path)
-    info = read_bundle_info(folder)
-    model_file = folder / MODEL_FILE
-    if not model_file.is_file():
-        raise BundleError("model.joblib is missing", path=model_file)
-    if _sha256(model_file) != info.get("model_sha256"):
-        raise BundleError("model.joblib does not match bundle.json (checksum differs)", model_file)
-    saved = info.get("packages", {}).get("emo", "not installed")
-    current = package_versions()["emo"]
-    if _major(saved) != _major(current):
-        raise BundleError(
-            f"bundle made by emo {saved}, incompatible with the installed emo {current} "
-            "(major versions differ); refit the model",
-            path=folder / META_FILE,
-        )
-    recorded = info.get("extractors", {})
-    differ = [
-        f"{name}: bundle {_extractor_version(recorded[name])} vs now {version}"
-        for name, version in sorted((expected_extractors or {}).items())
-        if name in recorded and _extractor_version(recorded[name]) != str(version)
-    ]
-    if differ:
-        raise BundleError(
-            "feature extractor versions differ from those the model was trained with ("
-            + "; ".join(differ) + "); refit the model or use matching extractors",
-            path=folder / META_FILE,
-        )
-    model = joblib.load(model_file)
-    if not isinstance(model, StackingFusion):
-        raise BundleError(f"model.joblib holds a {type(model).__name__}", path=model_file)
-    return model, info
+        Raises
+        ------
+        BundleError
+        """
+        differ = [f"{m}: bundle {self.extractors[m]['extractor']}-"
+                  f"{self.extractors[m]['version']} vs now {version}"
+                  for m, version in sorted(installed.items())
+                  if m in self.extractors and str(self.extractors[m]["version"]) != str(version)]
+        if differ:
+            raise BundleError("feature extractor versions differ from those the model was "
+                              f"trained with ({'; '.join(differ)}); refit the model",
+                              Path(folder) / META_FILE)
+
+    # -- files ------------------------------------------------------------------------------
+    def save(self, folder: str | Path) -> Path:
+        """Write the bundle to ``folder`` (created; existing bundle files are replaced).
+
+        Returns
+        -------
+        pathlib.Path
+            The folder.
+        """
+        import joblib
+
+        folder = Path(folder)
+        buffer = io.BytesIO()
+        joblib.dump({"fusion": self.fusion, "identifier": self.identifier}, buffer)
+        model = buffer.getvalue()
+        atomic_write(folder / MODEL_FILE, model)
+        atomic_write(folder / METRICS_FILE, json.dumps(self.scores, indent=2, default=float))
+        provenance = {**self.provenance, "packages": package_versions(),
+                      "created": datetime.now(UTC).isoformat(timespec="seconds")}
+        info = {
+            "format": BUNDLE_FORMAT,
+            "classes": self.classes,
+            "modalities": self.modalities,
+            "feature_columns": self.feature_columns,
+            "extractors": self.extractors,
+            "label_map": self.label_map,
+            "config": self.config,
+            "scores": self.scores,
+            "provenance": provenance,
+            "actor_identifier": type(self.identifier).__name__ if self.identifier else None,
+            "model_sha256": hashlib.sha256(model).hexdigest(),
+        }
+        atomic_write(folder / META_FILE, json.dumps(info, indent=2, sort_keys=True, default=str))
+        self.provenance = provenance
+        return folder
+
+    @staticmethod
+    def read_info(folder: str | Path) -> dict[str, Any]:
+        """The manifest (``bundle.json``) of a bundle, without loading the model.
+
+        Raises
+        ------
+        BundleError
+            When the folder is not a bundle, the manifest is unreadable, of another
+            layout or of another emo major version.
+        """
+        path = Path(folder) / META_FILE
+        if not path.is_file():
+            hint = "not a model bundle (no bundle.json); run emo fit"
+            raise BundleError(hint, folder)
+        try:
+            info = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise BundleError(f"unreadable bundle manifest ({exc})", path) from None
+        if not isinstance(info, dict) or info.get("format") != BUNDLE_FORMAT:
+            found = info.get("format") if isinstance(info, dict) else None
+            raise BundleError(f"bundle layout {found!r}, this emo reads layout {BUNDLE_FORMAT}; "
+                              "refit the model", path)
+        saved = str(info.get("provenance", {}).get("packages", {}).get("emo", "?"))
+        if _major(saved) != _major(__version__):
+            raise BundleError(f"bundle made by emo {saved}, incompatible with the installed "
+                              f"emo {__version__} (major versions differ); refit the model", path)
+        return info
+
+    @classmethod
+    def load(cls, folder: str | Path) -> Bundle:
+        """Read a bundle written by :meth:`save`, checking that it can be trusted.
+
+        Raises
+        ------
+        BundleError
+            Naming the file and the problem: not a bundle, missing or altered model file
+            (checksum), another layout or emo major version.
+        """
+        import joblib
+
+        folder = Path(folder)
+        info = cls.read_info(folder)
+        path = folder / MODEL_FILE
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise BundleError(f"model file missing or unreadable ({exc.strerror})", path) from None
+        if hashlib.sha256(data).hexdigest() != info.get("model_sha256"):
+            raise BundleError("model file does not match bundle.json (checksum differs); "
+                              "refit the model", path)
+        objects = joblib.load(io.BytesIO(data))
+        return cls(fusion=objects["fusion"], identifier=objects["identifier"],
+                   extractors=info["extractors"], label_map=info["label_map"],
+                   config=info["config"], scores=info["scores"],
+                   provenance=info["provenance"])

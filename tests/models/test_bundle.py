@@ -1,63 +1,110 @@
-"""Bundle round trip and the errors of an untrustworthy bundle."""
+"""Bundle: one typed fitted model, its round trip, and the errors of an untrustworthy bundle."""
 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from emo.errors import BundleError
-from emo.models import ModalityClassifier, StackingFusion, load_bundle, save_bundle
+from emo.models import Bundle, ModalityClassifier, StackingFusion
+
+IDENTITIES = {"audio": {"extractor": "egemaps", "version": "1", "modality": "audio",
+                        "settings": {"sample_rate": 16000}},
+              "face": {"extractor": "face_au", "version": "2", "modality": "face",
+                       "settings": {"fps": 15.0}}}
 
 
 @pytest.fixture(scope="module")
-def bundle(tmp_path_factory: pytest.TempPathFactory, synthetic) -> tuple[Path, object, dict]:
+def saved(tmp_path_factory: pytest.TempPathFactory, synthetic) -> tuple[Path, Bundle, pd.DataFrame]:
     tables, y, groups = synthetic
-    fusion = StackingFusion(ModalityClassifier(n_estimators=20), n_splits=3).fit(tables, y, groups)
-    path = save_bundle(tmp_path_factory.mktemp("bundle") / "model", fusion,
-                       {"extractors": {"audio": "egemaps-1", "face": {"version": "2"}},
-                        "cv": {"uar": {"fused": 0.9}}})
-    return path, fusion, tables
+    X = pd.concat(list(tables.values()), axis=1)
+    fusion = StackingFusion(ModalityClassifier(n_estimators=20), n_splits=3)
+    bundle = Bundle(fusion.fit(X, y, groups=groups), extractors=IDENTITIES,
+                    label_map={"calm": None}, config={"seed": 0},
+                    scores={"uar": {"fused": 0.9}}, provenance={"data": {"n_clips": len(y)}})
+    folder = bundle.save(tmp_path_factory.mktemp("bundle") / "model")
+    return folder, bundle, X
 
 
-def test_round_trip(bundle) -> None:
-    path, fusion, tables = bundle
-    loaded, info = load_bundle(path, expected_extractors={"audio": "egemaps-1", "face": "2"})
-    assert info["classes"] == list(fusion.classes_)
-    assert info["feature_columns"]["audio"] == list(tables["audio"].columns)
-    assert {"emo", "lightgbm", "scikit-learn"} <= set(info["packages"])
-    assert info["cv"]["uar"]["fused"] == 0.9
-    assert (loaded.predict_proba(tables) == fusion.predict_proba(tables)).all().all()
-    assert not list(path.glob("*.tmp"))
+def test_round_trip_keeps_every_part(saved) -> None:
+    folder, bundle, X = saved
+    loaded = Bundle.load(folder)
+    assert loaded.classes == bundle.classes
+    assert loaded.modalities == ["audio", "face"]
+    assert loaded.feature_columns["audio"] == [c for c in X.columns if c.startswith("audio__")]
+    assert loaded.extractors == IDENTITIES
+    assert loaded.label_map == {"calm": None}
+    assert loaded.scores["uar"]["fused"] == 0.9
+    assert {"emo", "lightgbm", "scikit-learn", "python"} <= set(loaded.provenance["packages"])
+    assert loaded.provenance["data"] == {"n_clips": len(X)}
+    np.testing.assert_allclose(loaded.fusion.predict_proba(X), bundle.fusion.predict_proba(X))
+    assert json.loads((folder / "metrics.json").read_text()) == {"uar": {"fused": 0.9}}
+    assert not [p for p in folder.iterdir() if p.name.endswith(".tmp")]
 
 
-def test_extractor_mismatch_names_it(bundle) -> None:
-    path, _, _ = bundle
-    with pytest.raises(BundleError, match=r"audio: bundle egemaps-1 vs now egemaps-2"):
-        load_bundle(path, expected_extractors={"audio": "egemaps-2"})
+def test_top_features_per_modality(saved) -> None:
+    _, bundle, _ = saved
+    top = bundle.top_features(3)
+    assert sorted(top) == ["audio", "face"]
+    assert all(len(s) == 3 and s.is_monotonic_decreasing for s in top.values())
+    assert all(name.startswith("audio__") for name in top["audio"].index)
 
 
-def test_other_emo_major_version(bundle, tmp_path: Path) -> None:
-    path, _, _ = bundle
-    copy = tmp_path / "old"
-    copy.mkdir()
-    (copy / "model.joblib").write_bytes((path / "model.joblib").read_bytes())
-    info = json.loads((path / "bundle.json").read_text())
-    info["packages"]["emo"] = "99.0.0"
-    (copy / "bundle.json").write_text(json.dumps(info))
-    with pytest.raises(BundleError, match="emo 99.0.0") as err:
-        load_bundle(copy)
+def test_extractor_version_change_is_named(saved) -> None:
+    folder, bundle, _ = saved
+    bundle.check_extractors({"audio": "1", "face": "2", "body": "9"}, folder)
+    with pytest.raises(BundleError, match=r"audio: bundle egemaps-1 vs now 2") as err:
+        bundle.check_extractors({"audio": "2"}, folder)
     assert "bundle.json" in str(err.value)
 
 
-def test_missing_files(bundle, tmp_path: Path) -> None:
-    path, _, _ = bundle
-    with pytest.raises(BundleError, match="bundle.json is missing"):
-        load_bundle(tmp_path)
-    (tmp_path / "bundle.json").write_text((path / "bundle.json").read_text())
-    with pytest.raises(BundleError, match="model.joblib is missing"):
-        load_bundle(tmp_path)
-    (tmp_path / "model.joblib").write_bytes(b"not a model")
+def _copy(folder: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "copy"
+    shutil.copytree(folder, copy)
+    return copy
+
+
+def test_other_emo_major_version(saved, tmp_path: Path) -> None:
+    copy = _copy(saved[0], tmp_path)
+    info = json.loads((copy / "bundle.json").read_text())
+    info["provenance"]["packages"]["emo"] = "99.0.0"
+    (copy / "bundle.json").write_text(json.dumps(info))
+    with pytest.raises(BundleError, match="emo 99.0.0.*refit") as err:
+        Bundle.load(copy)
+    assert "bundle.json" in str(err.value)
+
+
+def test_old_layout_is_refused(saved, tmp_path: Path) -> None:
+    copy = _copy(saved[0], tmp_path)
+    info = json.loads((copy / "bundle.json").read_text())
+    info["format"] = 1
+    (copy / "bundle.json").write_text(json.dumps(info))
+    with pytest.raises(BundleError, match="layout 1"):
+        Bundle.load(copy)
+
+
+def test_missing_and_altered_files(saved, tmp_path: Path) -> None:
+    with pytest.raises(BundleError, match="not a model bundle"):
+        Bundle.load(tmp_path)
+    (tmp_path / "bundle.json").write_text("{not json")
+    with pytest.raises(BundleError, match="unreadable bundle manifest"):
+        Bundle.load(tmp_path)
+    copy = _copy(saved[0], tmp_path)
+    (copy / "model.joblib").unlink()
+    with pytest.raises(BundleError, match="model file missing"):
+        Bundle.load(copy)
+    (copy / "model.joblib").write_bytes(b"not a model")
     with pytest.raises(BundleError, match="checksum"):
-        load_bundle(tmp_path)
+        Bundle.load(copy)
+
+
+def test_read_info_does_not_unpickle(saved, tmp_path: Path) -> None:
+    copy = _copy(saved[0], tmp_path)
+    (copy / "model.joblib").write_bytes(b"garbage")
+    info = Bundle.read_info(copy)
+    assert info["classes"] == saved[1].classes and info["actor_identifier"] is None
