@@ -25,10 +25,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from emo._io import atomic_write
+from emo._io import atomic_path, atomic_write
 from emo.data.clip import Clip, check_unique, write_manifest
 from emo.data.labels import CLASSES
 from emo.data.layouts import load_clips
+from emo.data.media import AUDIO_SUFFIXES, VIDEO_SUFFIXES, clips_from_files, is_media_file
 from emo.errors import ConfigError, EmoError, LayoutError, MediaError
 from emo.features.base import MODALITIES, Extractor, available_extractors, get_extractor
 from emo.features.cache import FeatureCache
@@ -49,7 +50,7 @@ __all__ = [
     "extractor_options", "feature_table", "features", "fit", "import_table", "index",
     "is_media_file", "load_model", "make_extractors", "media_duration", "model_summary",
     "parse_modalities", "predict", "predict_windows", "read_fit_config", "submit",
-    "synthesise", "window_bounds", "write_factsheet",
+    "synthesise", "window_bounds", "write_factsheet", "write_table",
 ]
 
 log = logging.getLogger("emo")
@@ -60,11 +61,6 @@ LabelMap = str | Path | Mapping[str, str | None] | None
 
 #: Options of each modality's extractor: ``{"audio": {"name": "compare"}, "body": {...}}``.
 ExtractorOptions = Mapping[str, Mapping[str, Any]]
-
-#: Suffixes of media files taken as loose clips (audio-only or video).
-AUDIO_SUFFIXES = (".wav", ".flac", ".aif", ".aiff", ".mp3", ".ogg", ".m4a")
-VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".m4v", ".webm", ".png", ".jpg", ".jpeg",
-                  ".bmp")
 
 
 def __getattr__(name: str) -> Any:
@@ -104,50 +100,6 @@ def parse_modalities(text: str | Sequence[str] | None) -> list[str] | None:
         raise ConfigError(f"unknown modality {', '.join(bad) or '(none)'}; use "
                           f"{','.join(MODALITIES)}")
     return names
-
-
-def is_media_file(path: str | Path) -> bool:
-    """Whether a path is a loose media file rather than a dataset folder or manifest."""
-    path = Path(path)
-    return path.is_file() and path.suffix.lower() in AUDIO_SUFFIXES + VIDEO_SUFFIXES
-
-
-def clips_from_files(files: Sequence[str | Path], *,
-                     skeleton: str | Path | None = None) -> list[Clip]:
-    """Clips for loose media files, with no layout or manifest (id = file stem).
-
-    Parameters
-    ----------
-    files
-        Video or audio files (a video's sound track serves the audio modality).
-    skeleton
-        A Kinect skeleton file for the (single) clip.
-
-    Returns
-    -------
-    list of Clip
-
-    Raises
-    ------
-    LayoutError
-        For a file of unknown kind, or a skeleton with several files.
-    """
-    clips = []
-    for file in map(Path, files):
-        suffix = file.suffix.lower()
-        if suffix in AUDIO_SUFFIXES:
-            clips.append(Clip(file.stem, audio=file, origin=file))
-        elif suffix in VIDEO_SUFFIXES:
-            clips.append(Clip(file.stem, video=file, origin=file))
-        else:
-            raise LayoutError("unsupported media type (expected audio "
-                              f"{', '.join(AUDIO_SUFFIXES)} or video "
-                              f"{', '.join(VIDEO_SUFFIXES)})", file)
-    if skeleton is not None:
-        if len(clips) != 1:
-            raise LayoutError("--skeleton goes with exactly one loose media file", skeleton)
-        clips[0] = replace(clips[0], skeleton=Path(skeleton))
-    return clips
 
 
 def _label_map(labels: LabelMap) -> Mapping[str, str | None] | None:
@@ -472,11 +424,13 @@ def import_table(path: str | Path, *, modality: str, cache: str | Path = "cache"
     id_column, actor_column, label_column
         Column names (ids, actors and labels are kept as written, as strings).
     drop_columns
-        Metadata columns that must not become features.
+        Numeric metadata columns that must not become features (columns holding no
+        number, such as ``gender``, are dropped with a warning).
     labels
         Label map (CSV or mapping).
     actor_format
-        Format for actor values, e.g. ``"{:02d}"``.
+        Format for actor values, e.g. ``"{:02d}"`` (applied to the number an actor
+        reads as when the format does not fit its text).
 
     Returns
     -------
@@ -970,7 +924,8 @@ def evaluate(model: str | Path, data: DataArg, *, out: str | Path, cache: str | 
 
 def submit(model: str | Path, data: DataArg, *, phase: str, out: str | Path,
            cache: str | Path = "cache", n_jobs: int = 1, progress: Progress = None,
-           labels: LabelMap = None) -> tuple[Path, Prediction]:
+           labels: LabelMap = None, speaker_pattern: str | None = None
+           ) -> tuple[Path, Prediction]:
     """Write a challenge submission ZIP from the fused model, then validate it.
 
     A descriptor none of whose media can be read still needs an answer for the ZIP to be
@@ -986,7 +941,7 @@ def submit(model: str | Path, data: DataArg, *, phase: str, out: str | Path,
         ``valid`` (every descriptor) or ``test`` (the unlabelled ``frames_TEST*`` ones).
     out
         The ZIP to write.
-    cache, n_jobs, progress, labels
+    cache, n_jobs, progress, labels, speaker_pattern
         As for :func:`predict`.
 
     Returns
@@ -996,7 +951,7 @@ def submit(model: str | Path, data: DataArg, *, phase: str, out: str | Path,
     """
     from emo.submission import expected_ids, write_submission
 
-    clips = _load(data, labels=labels)
+    clips = _load(data, labels=labels, speaker_pattern=speaker_pattern)
     wanted = expected_ids([c.id for c in clips], phase)
     bundle = load_model(model)
     prediction = predict(bundle, [c for c in clips if c.id in wanted], cache=cache,
@@ -1054,3 +1009,29 @@ def cache_prune(cache: str | Path = "cache") -> list[Path]:
             for name in names:
                 current[name] = get_extractor(modality, name).version
     return FeatureCache(cache).prune(current)
+
+
+# -- files --------------------------------------------------------------------------------
+def write_table(frame: pd.DataFrame, path: str | Path, *, index: bool = True) -> Path:
+    """Write a table atomically: Parquet, or CSV when ``path`` ends in ``.csv``.
+
+    Parameters
+    ----------
+    frame
+        The table (features, predictions...).
+    path
+        Destination; its folder is created.
+    index
+        Also write the index.
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        if path.suffix.lower() == ".csv":
+            frame.to_csv(tmp, index=index)
+        else:
+            frame.to_parquet(tmp, index=index)
+    return path

@@ -115,6 +115,8 @@ def read_manifest(path: str | Path) -> list[Clip]:
     Returns
     -------
     list of Clip
+        In the order of the rows; ids, actors and labels as written (stripped), an
+        empty cell meaning missing.
 
     Raises
     ------
@@ -274,8 +276,11 @@ def _merge_pair(a: Clip, b: Clip) -> Clip:
     for name in ("actor", "label"):
         va, vb = getattr(a, name), getattr(b, name)
         if va and vb and va != vb:
-            raise LayoutError(f"clip {a.id!r} has {name} {va!r} in one source, {vb!r} in another",
-                              b.origin)
+            padded = name == "actor" and va.lstrip("0") == vb.lstrip("0")  # "01" vs "1"
+            raise LayoutError(
+                f"clip {a.id!r} has {name} {va!r} in one source, {vb!r} in another"
+                + (" (write it the same way in both; emo import --actor-format '{:02d}' pads "
+                   "numbers)" if padded else ""), b.origin)
         updates[name] = va or vb
     for name in ("video", "audio", "skeleton", "start", "end", "skeleton_start", "skeleton_end"):
         if getattr(a, name) is None:

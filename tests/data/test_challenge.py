@@ -113,6 +113,19 @@ def test_a_bad_descriptor_is_reported_and_the_rest_read(tmp_path: Path) -> None:
         load_clips(root)
 
 
+def test_descriptor_table_keeps_numbers_as_written(tmp_path: Path) -> None:
+    header = ("gender,gender_no,output,expression_index,video_name,start_time_in_sec,"
+              "end_time_in_sec,start_exp,end_exp,text_file,kinect_start_frame,kinect_end_frame")
+    rows = ["F,03,An,01,v.MP4,1.0,2.0,30,60,k.txt,10,40", "M,3,Sa,1,w.MP4,1.0,2.0,30,60,,0,0"]
+    (tmp_path / "Descriptors.csv").write_text("\n".join([header, *rows]) + "\n")
+    clips = load_clips(tmp_path)
+    assert [(c.id, c.actor, c.label) for c in clips] == [
+        ("frames_F03_An01", "F03", "An"), ("frames_M3_Sa1", "M3", "Sa")]
+    (tmp_path / "Descriptors.csv").write_text("\n".join([header, rows[0].replace("03", "x")]))
+    with pytest.raises(LayoutError, match="Descriptors.csv.*frames_Fx_An01"):
+        read_table(tmp_path / "Descriptors.csv")
+
+
 def test_kinect_base_one(tmp_path: Path) -> None:
     root = _write_layout(tmp_path / "db", {
         "frames_F1_An1": "Video\nv.MP4\n1:30\n2:60\nKinect\nk.txt\n31\n61\n"})

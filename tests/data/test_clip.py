@@ -60,6 +60,20 @@ def test_merge_joins_media_and_tables_by_id(tmp_path: Path) -> None:
     assert merged[0].audio == tmp_path / "x.flac" and "face" in merged[0].tables
 
 
+def test_manifest_keeps_identifiers_as_written(tmp_path: Path) -> None:
+    odd = ["01", "007", "NA", "1e3", "True", "None", "nan", "N/A"]
+    (tmp_path / "m.csv").write_text(
+        "id,actor,label,audio\n" + "".join(f"{v},{v},,a.wav\n" for v in odd) + " x , ,,a.wav\n")
+    clips = read_manifest(tmp_path / "m.csv")
+    assert [(c.id, c.actor) for c in clips] == [*((v, v) for v in odd), ("x", None)]
+    back = read_manifest(write_manifest(clips, tmp_path / "again.csv"))
+    assert [(c.id, c.actor) for c in back] == [(c.id, c.actor) for c in clips]
+    merged = merge_clips([clips, [Clip("01", actor="01", tables={"face": tmp_path / "t.pq"})]])
+    assert merged[0].actor == "01" and "face" in merged[0].tables
+    with pytest.raises(LayoutError, match="actor '01' in one source, '1' in another .*pads"):
+        merge_clips([clips, [Clip("01", actor="1")]])
+
+
 def test_merge_rejects_conflicting_labels() -> None:
     with pytest.raises(LayoutError, match="label 'An' in one source, 'Sa'"):
         merge_clips([[Clip("x", label="An")], [Clip("x", label="Sa")]])

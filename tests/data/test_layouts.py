@@ -105,15 +105,6 @@ def test_emodb_letters_speakers_and_boredom(tmp_path, caplog):
     assert kept["03a01La"].label == "Bo" and kept["03a01La"].actor == "03"
 
 
-def test_emodb_unknown_letter_is_a_problem(tmp_path):
-    root = _touch(tmp_path, ["03a01Wa.wav", "03a01Xa.wav"])
-    with pytest.raises(LayoutError, match="03a01Xa"):
-        emodb.read(root)
-    problems: list[EmoError] = []
-    assert [c.id for c in emodb.read(root, problems=problems)] == ["03a01Wa"]
-    assert len(problems) == 1
-
-
 # --------------------------------------------------------------------------- TESS
 
 def test_tess_speaker_class_folders_and_the_oa_quirk(tmp_path):
@@ -136,13 +127,6 @@ def test_tess_nested_and_flat_trees(tmp_path):
     assert clips["OA_bite_neutral"].actor == "OAF"  # known typo, no speaker folder
     assert clips["YAF_neat_fear"].actor == "YAF"
     assert {c.label for c in clips.values()} == {"Fe", "Ne"}
-
-
-def test_tess_unknown_emotion_is_a_problem(tmp_path):
-    root = _touch(tmp_path, ["OAF_angry/OAF_back_angry.wav", "OAF_angry/OAF_back_grumpy.wav"])
-    problems: list[EmoError] = []
-    assert len(tess.read(root, problems=problems)) == 1
-    assert len(problems) == 1 and "grumpy" in str(problems[0])
 
 
 # --------------------------------------------------------------------------- folders
@@ -187,13 +171,19 @@ def test_folders_bad_speaker_pattern(tmp_path, pattern, message):
         folders.read(root, speaker_pattern=pattern)
 
 
-def test_folders_unknown_class_folder_is_a_problem(tmp_path):
-    root = _touch(tmp_path, ["sad/a.wav", "misc/b.wav"])
-    with pytest.raises(LayoutError, match="misc"):
-        folders.read(root)
+@pytest.mark.parametrize(("layout", "files", "bad", "kept"), [
+    (emodb, ["03a01Wa.wav", "03a01Xa.wav"], "03a01Xa", ["03a01Wa"]),
+    (tess, ["OAF_angry/OAF_back_angry.wav", "OAF_angry/OAF_back_grumpy.wav"], "grumpy",
+     ["OAF_back_angry"]),
+    (folders, ["sad/a.wav", "misc/b.wav"], "misc", ["a"]),
+], ids=["emodb-letter", "tess-emotion", "folders-class-folder"])
+def test_a_file_of_unknown_class_raises_or_is_collected(tmp_path, layout, files, bad, kept):
+    root = _touch(tmp_path, files)
+    with pytest.raises(LayoutError, match=bad):
+        layout.read(root)
     problems: list[EmoError] = []
-    assert [c.id for c in folders.read(root, problems=problems)] == ["a"]
-    assert len(problems) == 1
+    assert [c.id for c in layout.read(root, problems=problems)] == kept
+    assert len(problems) == 1 and bad in str(problems[0])
 
 
 def test_layouts_do_not_claim_each_other(tmp_path):

@@ -26,11 +26,12 @@ def layout_module(name: str) -> ModuleType:
     Parameters
     ----------
     name
-        One of :data:`LAYOUTS`.
+        A layout name from :data:`LAYOUTS`.
 
     Returns
     -------
     module
+        With ``NAME``, ``detect(path)`` and ``read(path, *, problems, **options)``.
     """
     if name not in LAYOUTS:
         raise LayoutError(f"unknown layout {name!r}; known: {', '.join(LAYOUTS)}")

@@ -56,6 +56,8 @@ _INTEGER = re.compile(r"^\s*(\d+)\s*$")
 class Descriptor:
     """The fields of one descriptor file.
 
+    :func:`parse_descriptor` reads them, :func:`format_descriptor` writes them.
+
     Attributes
     ----------
     video
@@ -261,7 +263,8 @@ def read_table(path: Path, root: Path | None = None, *, kinect_base: int = 0) ->
     Returns
     -------
     list of Clip
-        One per row, id ``frames_<gender><gender_no>_<output><expression_index>``.
+        One per row, id ``frames_<gender><gender_no>_<output><expression_index>`` and
+        actor ``<gender><gender_no>``, the fields as written (``F03`` stays ``F03``).
     """
     root = path.parent if root is None else root
     clips = []
@@ -269,9 +272,8 @@ def read_table(path: Path, root: Path | None = None, *, kinect_base: int = 0) ->
         with path.open(newline="", encoding="utf-8-sig") as f:
             for line, row in enumerate(csv.DictReader(f), start=2):
                 try:
-                    actor = f"{row['gender'].strip()}{int(row['gender_no'])}"
-                    label = row["output"].strip()
-                    name = f"frames_{actor}_{label}{int(row['expression_index'])}"
+                    name = "frames_{}{}_{}{}".format(*(row[key].strip() for key in (
+                        "gender", "gender_no", "output", "expression_index")))
                     d = Descriptor(
                         row["video_name"].strip(),
                         float(row["start_time_in_sec"]), float(row["end_time_in_sec"]),
@@ -281,7 +283,7 @@ def read_table(path: Path, root: Path | None = None, *, kinect_base: int = 0) ->
                     )
                 except (KeyError, ValueError, TypeError, AttributeError) as exc:
                     raise LayoutError(f"line {line}: bad or missing value ({exc})", path) from exc
-                identity(name, path)
+                actor, label = identity(name, path)
                 clips.append(_clip(name, actor, label, d, root, kinect_base, path))
     except OSError as exc:
         raise LayoutError(f"cannot read descriptor table: {exc.strerror}", path) from exc

@@ -10,12 +10,11 @@ neutral (Ne). A label map may name a class by its letter or its English name.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from pathlib import Path
 
 from emo.data.clip import Clip
-from emo.data.layouts.folders import LabelMapper, collect, looks_like, media_clip, media_files
-from emo.errors import EmoError, LayoutError
+from emo.data.layouts.base import LabelMapper, NamedFiles
+from emo.data.media import media_clip
 
 NAME = "emodb"
 
@@ -24,48 +23,20 @@ EMOTIONS: dict[str, str] = {
     "W": "anger", "L": "boredom", "E": "disgust", "A": "fear", "F": "happiness",
     "T": "sadness", "N": "neutral",
 }
-_STEM = re.compile(r"^(?P<speaker>\d\d)(?P<text>[ab]\d\d)(?P<emotion>[A-Z])(?P<version>[a-z])$")
+_STEM = re.compile(
+    rf"^(?P<speaker>\d\d)(?P<text>[ab]\d\d)(?P<emotion>[{''.join(EMOTIONS)}])(?P<version>[a-z])$"
+)
 
 
-def detect(root: Path) -> bool:
-    """Whether most media files below ``root`` are named like EMO-DB recordings."""
-    return looks_like(root, _STEM)
+def _clip_of(root: Path, path: Path, m: re.Match[str], mapper: LabelMapper) -> Clip | None:
+    """Id = file stem, actor = speaker as written (``"03"``)."""
+    label = mapper(m["emotion"], EMOTIONS[m["emotion"]])
+    return None if label is None else media_clip(path.stem, path, m["speaker"], label)
 
 
-def read(
-    root: Path,
-    *,
-    label_map: Mapping[str, str | None] | None = None,
-    problems: list[EmoError] | None = None,
-) -> list[Clip]:
-    """Read an EMO-DB folder.
-
-    Parameters
-    ----------
-    root
-        The folder holding the recordings (any depth).
-    label_map
-        Class letter or English name (lower-cased keys) -> class code, ``None`` drops.
-    problems
-        When given, files with malformed names are reported here and skipped;
-        otherwise the first one raises :class:`LayoutError`.
-
-    Returns
-    -------
-    list of Clip
-        Id = file stem, actor = speaker (``"03"``...), sorted by path; boredom dropped
-        (and counted in the log) unless the label map keeps it.
-    """
-    mapper = LabelMapper(NAME, label_map)
-
-    def clip_of(path: Path) -> Clip | None:
-        m = _STEM.match(path.stem)
-        if not m or m["emotion"] not in EMOTIONS:
-            raise LayoutError(
-                "not an EMO-DB name <speaker 2 digits><text a01..b10><emotion WLEAFTN><version>",
-                path,
-            )
-        label = mapper(m["emotion"], EMOTIONS[m["emotion"]])
-        return None if label is None else media_clip(path.stem, path, m["speaker"], label)
-
-    return collect(media_files(root), clip_of, problems, mapper)
+LAYOUT = NamedFiles(
+    NAME, _STEM,
+    "an EMO-DB name <speaker 2 digits><text a01..b10><emotion WLEAFTN><version>", _clip_of,
+)
+detect = LAYOUT.detect
+read = LAYOUT.read

@@ -1,4 +1,4 @@
-"""The plain ``<label>/<file>`` layout, and helpers shared by the file-name layouts.
+"""The plain ``<label>/<file>`` layout: media files sorted into folders named by class.
 
 A folder whose sub-folders are named by class (``anger/``, ``Happy/``, ``ps/``...)
 holding media files, at any depth below the class folder::
@@ -8,13 +8,13 @@ holding media files, at any depth below the class folder::
     data/unsorted.wav            files directly in the root: unlabelled
 
 Labels are normalised with :func:`~emo.data.labels.normalise_label`. The media kind
-comes from the extension: :data:`AUDIO_SUFFIXES` become the clip's ``audio``,
-:data:`VIDEO_SUFFIXES` (videos and still images, so a folder of face crops such as
-CK+48 works for the face extractor) its ``video``. Clip ids are the file stems, or the
-paths relative to the root without extension when stems repeat. The speaker comes
-from the ``speaker_pattern`` option, a regular expression with a named group
-``speaker`` searched in the file stem (e.g. ``r"^(?P<speaker>S\\d+)_"`` for CK+);
-without it, or when it does not match, the actor is unknown.
+comes from the extension (:mod:`emo.data.media`): audio files become the clip's
+``audio``, videos and still images (so a folder of face crops such as CK+48 works for
+the face extractor) its ``video``. Clip ids are the file stems, or the paths relative
+to the root without extension when stems repeat. The speaker comes from the
+``speaker_pattern`` option, a regular expression with a named group ``speaker``
+searched in the file stem (e.g. ``r"^(?P<speaker>S\\d+)_"`` for CK+); without it, or
+when it does not match, the actor is unknown.
 """
 
 from __future__ import annotations
@@ -22,160 +22,18 @@ from __future__ import annotations
 import logging
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 from emo.data.clip import Clip
-from emo.data.labels import ALIASES, normalise_label
-from emo.errors import EmoError, LabelError, LayoutError
+from emo.data.labels import ALIASES
+from emo.data.layouts.base import LabelMapper, collect
+from emo.data.media import media_clip, media_files
+from emo.errors import EmoError, LayoutError
 
 NAME = "folders"
 
-#: Extensions read as audio.
-AUDIO_SUFFIXES: tuple[str, ...] = (
-    ".wav", ".flac", ".mp3", ".ogg", ".opus", ".aiff", ".aif", ".aifc", ".m4a", ".au", ".caf",
-)
-#: Extensions read as video (still images count as one-frame videos).
-VIDEO_SUFFIXES: tuple[str, ...] = (
-    ".mp4", ".mov", ".avi", ".mkv", ".m4v", ".webm", ".png", ".jpg", ".jpeg", ".bmp",
-)
-MEDIA_SUFFIXES = AUDIO_SUFFIXES + VIDEO_SUFFIXES
-
 log = logging.getLogger("emo")
-
-
-def media_kind(path: Path) -> str | None:
-    """``"audio"``, ``"video"`` or ``None`` from a file's extension.
-
-    Examples
-    --------
-    >>> media_kind(Path("a.FLAC")), media_kind(Path("S005_001.png")), media_kind(Path("x.txt"))
-    ('audio', 'video', None)
-    """
-    suffix = path.suffix.lower()
-    if suffix in AUDIO_SUFFIXES:
-        return "audio"
-    if suffix in VIDEO_SUFFIXES:
-        return "video"
-    return None
-
-
-def media_files(root: Path) -> Iterator[Path]:
-    """Media files below ``root`` in sorted order, skipping hidden files and folders."""
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root).parts
-        if path.is_file() and media_kind(path) and not any(p.startswith(".") for p in rel):
-            yield path
-
-
-def looks_like(root: Path, pattern: re.Pattern[str], sample: int = 20) -> bool:
-    """Whether most of the first ``sample`` media files below ``root`` have stems matching."""
-    if not root.is_dir():
-        return False
-    stems = []
-    for path in media_files(root):
-        stems.append(path.stem)
-        if len(stems) >= sample:
-            break
-    hits = sum(bool(pattern.match(s)) for s in stems)
-    return bool(stems) and hits * 2 > len(stems)
-
-
-def media_clip(clip_id: str, path: Path, actor: str | None, label: str | None) -> Clip:
-    """A clip for one media file, its kind (audio/video) set from the extension."""
-    return Clip(id=clip_id, actor=actor, label=label, **{media_kind(path) or "audio": path})
-
-
-class LabelMapper:
-    """Normalise corpus labels, counting the classes dropped on the way.
-
-    Parameters
-    ----------
-    layout
-        Layout name, for the log message.
-    label_map
-        User mapping applied first (see :func:`~emo.data.labels.normalise_label`).
-
-    Examples
-    --------
-    >>> m = LabelMapper("demo")
-    >>> m("02", "calm"), m("05", "angry"), dict(m.dropped)
-    (None, 'An', {'calm': 1})
-    >>> LabelMapper("demo", {"02": "Ne"})("02", "calm")
-    'Ne'
-    """
-
-    def __init__(self, layout: str, label_map: Mapping[str, str | None] | None = None) -> None:
-        self.layout = layout
-        self.label_map = {str(k).lower(): v for k, v in (label_map or {}).items()}
-        self.dropped: Counter[str] = Counter()
-
-    def __call__(self, *names: str) -> str | None:
-        """Map a class given by one or more names (corpus code, English name).
-
-        The label map may name the class by any of them; the built-in aliases see
-        the last one. ``None`` means dropped (counted) or unlabelled (empty name).
-        """
-        for name in names:
-            if name.lower() in self.label_map:
-                label = self.label_map[name.lower()]
-                if label is None:
-                    self.dropped[names[-1]] += 1
-                return label
-        label = normalise_label(names[-1])
-        if label is None and names[-1].strip():
-            self.dropped[names[-1]] += 1
-        return label
-
-    def report(self) -> None:
-        """Log how many clips of which classes were dropped."""
-        if self.dropped:
-            counts = ", ".join(f"{k}: {v}" for k, v in sorted(self.dropped.items()))
-            log.info("%s: dropped %d clip(s) of classes outside the challenge codes (%s); "
-                     "keep them with a label map", self.layout, sum(self.dropped.values()), counts)
-
-
-def collect(
-    paths: Iterable[Path],
-    make: Callable[[Path], Clip | None],
-    problems: list[EmoError] | None,
-    mapper: LabelMapper,
-) -> list[Clip]:
-    """Build one clip per file, skip dropped ones, and route per-file problems.
-
-    Parameters
-    ----------
-    paths
-        The media files.
-    make
-        ``path -> Clip``, or ``None`` for a dropped class; an :class:`EmoError` it raises
-        is appended to ``problems`` (and the file skipped) when given, else propagates.
-        A :class:`LabelError` (unknown class) becomes a :class:`LayoutError` on the file.
-    problems
-        See :func:`~emo.data.layouts.load_clips`.
-    mapper
-        Its dropped counts are logged at the end.
-
-    Returns
-    -------
-    list of Clip
-    """
-    clips: list[Clip] = []
-    for path in paths:
-        try:
-            try:
-                clip = make(path)
-            except LabelError as exc:
-                raise LayoutError(exc.reason, path) from None
-        except EmoError as exc:
-            if problems is None:
-                raise
-            problems.append(exc)
-            continue
-        if clip is not None:
-            clips.append(clip)
-    mapper.report()
-    return clips
 
 
 def compile_speaker_pattern(pattern: str | re.Pattern[str] | None) -> re.Pattern[str] | None:
@@ -213,22 +71,22 @@ def read(
     root: Path,
     *,
     label_map: Mapping[str, str | None] | None = None,
-    speaker_pattern: str | re.Pattern[str] | None = None,
     problems: list[EmoError] | None = None,
+    speaker_pattern: str | re.Pattern[str] | None = None,
 ) -> list[Clip]:
     """Read a ``<label>/<file>`` tree.
 
     Parameters
     ----------
     root
-        The dataset folder.
+        The folder holding the class folders (and maybe unlabelled files).
     label_map
         Extra label names (lower-cased keys) -> class code, or ``None`` to drop.
-    speaker_pattern
-        Regular expression with a group ``speaker``, searched in each file stem.
     problems
         When given, files in a class folder with an unknown name are reported here
         and skipped; otherwise the first one raises :class:`LayoutError`.
+    speaker_pattern
+        Regular expression with a group ``speaker``, searched in each file stem.
 
     Returns
     -------

@@ -17,12 +17,12 @@ map may name a class by its code (``"02"``) or its name (``"calm"``).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from pathlib import Path
 
-from emo.data.clip import Clip
-from emo.data.layouts.folders import LabelMapper, collect, looks_like, media_files, media_kind
-from emo.errors import EmoError, LayoutError
+from emo.data.clip import Clip, merge_clips
+from emo.data.layouts.base import LabelMapper, NamedFiles
+from emo.data.media import media_clip, media_kind
+from emo.errors import LayoutError
 
 NAME = "ravdess"
 
@@ -32,62 +32,26 @@ EMOTIONS: dict[str, str] = {
     "06": "fearful", "07": "disgust", "08": "surprised",
 }
 _STEM = re.compile(
-    r"^(?P<modality>\d\d)-(?P<rest>\d\d-(?P<emotion>\d\d)-\d\d-\d\d-\d\d-(?P<actor>\d\d))$"
+    r"^(?P<modality>\d\d)-(?P<rest>\d\d-(?P<emotion>0[1-8])-\d\d-\d\d-\d\d-(?P<actor>\d\d))$"
 )
 _MODALITIES = {"01": "video", "02": "video", "03": "audio"}
+_EXPECTED = ("a RAVDESS name MM-VV-EE-II-SS-RR-AA with modality 01/02 (video) or 03 (audio) "
+             "and emotion 01-08")
 
 
-def detect(root: Path) -> bool:
-    """Whether most media files below ``root`` are named like RAVDESS recordings."""
-    return looks_like(root, _STEM)
+def _clip_of(root: Path, path: Path, m: re.Match[str], mapper: LabelMapper) -> Clip | None:
+    """One file's part of its recording's clip: id with modality ``03``, actor as written."""
+    if _MODALITIES.get(m["modality"]) != media_kind(path):
+        raise LayoutError(f"not {_EXPECTED}", path)
+    label = mapper(m["emotion"], EMOTIONS[m["emotion"]])
+    return None if label is None else media_clip(f"03-{m['rest']}", path, m["actor"], label)
 
 
-def read(
-    root: Path,
-    *,
-    label_map: Mapping[str, str | None] | None = None,
-    problems: list[EmoError] | None = None,
-) -> list[Clip]:
-    """Read a RAVDESS folder (audio-only, audio-video and video-only files).
+def _join(clips: list[Clip]) -> list[Clip]:
+    """One clip per recording, sorted by id: the ``01`` video (else ``02``) and the audio."""
+    return merge_clips([sorted(clips, key=lambda c: (c.id, (c.video or c.audio).name))])
 
-    Parameters
-    ----------
-    root
-        The folder holding the recordings (any depth, e.g. ``Actor_01/``).
-    label_map
-        Emotion code or name (lower-cased keys) -> class code, ``None`` drops.
-    problems
-        When given, files with malformed names are reported here and skipped;
-        otherwise the first one raises :class:`LayoutError`.
 
-    Returns
-    -------
-    list of Clip
-        Actor = the last field (``"01"``...``"24"``), sorted by id; calm dropped (and
-        counted in the log) unless the label map keeps it.
-    """
-    mapper = LabelMapper(NAME, label_map)
-    media: dict[str, dict[str, Path]] = {}
-
-    def clip_of(path: Path) -> Clip | None:
-        m = _STEM.match(path.stem)
-        kind = m and _MODALITIES.get(m["modality"])
-        if not m or m["emotion"] not in EMOTIONS or kind != media_kind(path):
-            raise LayoutError(
-                "not a RAVDESS name MM-VV-EE-II-SS-RR-AA with modality 01/02 (video) or "
-                "03 (audio) and emotion 01-08", path,
-            )
-        label = mapper(m["emotion"], EMOTIONS[m["emotion"]])
-        if label is None:
-            return None
-        found = media.setdefault(f"03-{m['rest']}", {})
-        if m["modality"] != "02" or "01" not in found:  # the video with sound wins
-            found[m["modality"]] = path
-        return Clip(id=f"03-{m['rest']}", actor=m["actor"], label=label)
-
-    clips = {c.id: c for c in collect(media_files(root), clip_of, problems, mapper)}
-    return [
-        Clip(id=i, actor=c.actor, label=c.label, audio=media[i].get("03"),
-             video=media[i].get("01") or media[i].get("02"))
-        for i, c in sorted(clips.items())
-    ]
+LAYOUT = NamedFiles(NAME, _STEM, _EXPECTED, _clip_of, join=_join)
+detect = LAYOUT.detect
+read = LAYOUT.read

@@ -15,12 +15,11 @@ speaker folder the known typo ``OA`` is read as ``OAF`` (:data:`SPEAKER_TYPOS`).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from pathlib import Path
 
 from emo.data.clip import Clip
-from emo.data.layouts.folders import LabelMapper, collect, looks_like, media_clip, media_files
-from emo.errors import EmoError, LayoutError
+from emo.data.layouts.base import LabelMapper, NamedFiles
+from emo.data.media import media_clip
 
 NAME = "tess"
 
@@ -29,11 +28,6 @@ SPEAKER_TYPOS: dict[str, str] = {"OA": "OAF"}
 _STEM = re.compile(r"^(?P<speaker>[A-Za-z]+)_(?P<word>[A-Za-z]+)_(?P<emotion>[A-Za-z]+)$")
 _KNOWN = re.compile(r"^[A-Za-z]+_[A-Za-z]+_(?i:angry|disgust|fear|happy|neutral|ps|sad)$")
 _SPEAKER_DIR = re.compile(r"^(?P<speaker>[A-Z]{2,4})(?:_.+)?$")
-
-
-def detect(root: Path) -> bool:
-    """Whether most media files below ``root`` are named ``<SPK>_<word>_<TESS emotion>``."""
-    return looks_like(root, _KNOWN)
 
 
 def _folder_speaker(path: Path, root: Path) -> str | None:
@@ -45,39 +39,16 @@ def _folder_speaker(path: Path, root: Path) -> str | None:
     return None
 
 
-def read(
-    root: Path,
-    *,
-    label_map: Mapping[str, str | None] | None = None,
-    problems: list[EmoError] | None = None,
-) -> list[Clip]:
-    """Read a TESS folder.
+def _clip_of(root: Path, path: Path, m: re.Match[str], mapper: LabelMapper) -> Clip | None:
+    """Id = file stem; the speaker of the folder, else of the file-name prefix."""
+    label = mapper(m["emotion"])
+    if label is None:
+        return None
+    prefix = SPEAKER_TYPOS.get(m["speaker"], m["speaker"])
+    return media_clip(path.stem, path, _folder_speaker(path, root) or prefix, label)
 
-    Parameters
-    ----------
-    root
-        The dataset folder.
-    label_map
-        Emotion name as in the file names (lower-cased keys) -> class code, ``None`` drops.
-    problems
-        When given, files with malformed names or unknown emotions are reported here
-        and skipped; otherwise the first one raises :class:`LayoutError`.
 
-    Returns
-    -------
-    list of Clip
-        Id = file stem, sorted by path.
-    """
-    mapper = LabelMapper(NAME, label_map)
-
-    def clip_of(path: Path) -> Clip | None:
-        m = _STEM.match(path.stem)
-        if not m:
-            raise LayoutError("not a TESS name <speaker>_<word>_<emotion>", path)
-        label = mapper(m["emotion"])
-        if label is None:
-            return None
-        prefix = SPEAKER_TYPOS.get(m["speaker"], m["speaker"])
-        return media_clip(path.stem, path, _folder_speaker(path, root) or prefix, label)
-
-    return collect(media_files(root), clip_of, problems, mapper)
+LAYOUT = NamedFiles(NAME, _STEM, "a TESS name <speaker>_<word>_<emotion>", _clip_of,
+                    claims=_KNOWN)
+detect = LAYOUT.detect
+read = LAYOUT.read
