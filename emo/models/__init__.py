@@ -6,15 +6,10 @@ This package knows only feature tables (DataFrames indexed by clip id); it impor
 
 from emo.models.actors import ActorIdentifier, ActorStandardiser, infer_actors
 from emo.models.bundle import Bundle
-from emo.models.evaluate import (
-    CVResult,
-    actor_folds,
-    cross_validate,
-    score_probabilities,
-    uar,
-)
+from emo.models.evaluate import CVResult, cross_validate, score_probabilities, uar
 from emo.models.fusion import StackingFusion
 from emo.models.modality import ModalityClassifier
+from emo.models.splits import actor_folds
 
 __all__ = [
     "ActorIdentifier",

@@ -5,6 +5,10 @@ can be higher than another's "angry" one. Z-scoring every feature within each ac
 that actor's clips and no labels, removes most of that identity offset.
 :class:`ActorStandardiser` does the z-scoring; :func:`infer_actors` groups clips of unknown
 actors into pseudo-actors from identity cues so the same normalisation can be used on them.
+
+The actor of each clip (``groups``) travels with the data: :func:`check_groups` and
+:func:`validate_grouped` check it, and :class:`GroupedClassifierMixin` gives emo's classifiers
+scikit-learn's metadata routing of ``groups`` (so cross-validation folds follow actors).
 """
 
 from __future__ import annotations
@@ -13,18 +17,33 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, OneToOneFeatureMixin, TransformerMixin
 from sklearn.cluster import AgglomerativeClustering
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
-from sklearn.metrics import silhouette_score
-from sklearn.utils.validation import check_is_fitted
+from sklearn.metrics import balanced_accuracy_score, silhouette_score
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import Tags
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
 
-__all__ = ["ActorStandardiser", "group_labels", "infer_actors"]
+from emo.models.splits import align_target
+
+__all__ = [
+    "ActorStandardiser",
+    "GroupedClassifierMixin",
+    "check_groups",
+    "group_labels",
+    "infer_actors",
+    "validate_grouped",
+]
 
 METHODS = ("zscore", "rank")
 
+#: Actor groups as accepted by the estimators: a Series, an array-like or None.
+Groups = pd.Series | np.ndarray | list | None
 
-def group_labels(index: pd.Index, groups: pd.Series | np.ndarray | None) -> np.ndarray:
+
+def group_labels(index: pd.Index, groups: Groups) -> np.ndarray:
     """Return one group label (str) per row, each row its own group when ``groups`` is None.
 
     Parameters
@@ -33,12 +52,17 @@ def group_labels(index: pd.Index, groups: pd.Series | np.ndarray | None) -> np.n
         Row index of the table the labels are for.
     groups
         Group of each row: a Series (aligned on ``index`` by label; rows it lacks become their own
-        group), an array in row order, or None.
+        group), an array-like in row order, or None.
 
     Returns
     -------
     numpy.ndarray
         Object array of strings, one per row.
+
+    Raises
+    ------
+    ValueError
+        If an array-like ``groups`` is not one-dimensional with one entry per row.
     """
     own = np.array([f"__clip__{i}" for i in index], dtype=object)
     if groups is None:
@@ -46,7 +70,178 @@ def group_labels(index: pd.Index, groups: pd.Series | np.ndarray | None) -> np.n
     if isinstance(groups, pd.Series):
         aligned = groups.reindex(index)
         return np.where(aligned.isna(), own, aligned.astype(str).to_numpy(dtype=object))
-    return np.asarray(groups).astype(str).astype(object)
+    values = np.asarray(groups)
+    if values.shape != (len(index),):
+        raise ValueError(
+            f"groups must hold one actor per row of X ({len(index)} rows), got shape "
+            f"{values.shape}"
+        )
+    return values.astype(str).astype(object)
+
+
+def check_groups(groups: Groups, n_rows: int, index: pd.Index | None = None) -> np.ndarray:
+    """Validate ``groups`` for a table of ``n_rows`` rows: one group label (str) per row.
+
+    When the table was a DataFrame (``index`` given) a Series of groups is aligned on its index
+    by clip id; otherwise a Series is taken in row order, like an array. Both stay right under
+    scikit-learn's cross-validation, which subsets ``X`` and routed ``groups`` by position.
+
+    Parameters
+    ----------
+    groups
+        Actor of each row (see :func:`group_labels`), or None (each row its own group).
+    n_rows
+        Number of rows of the table.
+    index
+        Row index of the table when it was a DataFrame, else None.
+
+    Returns
+    -------
+    numpy.ndarray
+        As :func:`group_labels` (which also says what is refused).
+
+    Examples
+    --------
+    >>> check_groups(pd.Series(["a", "b"], index=[7, 8]), 2).tolist()
+    ['a', 'b']
+    >>> check_groups(pd.Series(["a", "b"], index=[7, 8]), 2, pd.Index([8, 7])).tolist()
+    ['b', 'a']
+    """
+    if index is None:
+        index = pd.RangeIndex(n_rows)
+        if isinstance(groups, pd.Series):
+            groups = groups.to_numpy()
+    return group_labels(index, groups)
+
+
+def validate_grouped(
+    estimator: BaseEstimator,
+    X: pd.DataFrame | np.ndarray,
+    groups: Groups,
+    *,
+    reset: bool,
+    y: object = "no_validation",
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Validate a feature table, its actor groups and (if given) its targets.
+
+    :func:`~sklearn.utils.validation.validate_data` with NaN allowed (not infinity) and float64
+    values: with ``reset`` it sets ``n_features_in_`` (and ``feature_names_in_``), else it
+    checks them. A pandas ``y`` is first aligned on a pandas ``X``
+    (:func:`~emo.models.splits.align_target`); ``groups`` as in :func:`check_groups`.
+
+    Parameters
+    ----------
+    estimator : BaseEstimator
+        The estimator the data is for.
+    X : pandas.DataFrame or array-like of shape (n_clips, n_features)
+        Features.
+    groups : pandas.Series, array-like or None
+        Actor of each clip.
+    reset : bool
+        Whether this is ``fit`` (learn the number and names of the features).
+    y : object, default="no_validation"
+        Targets to validate with ``X``; the default validates none.
+
+    Returns
+    -------
+    values : numpy.ndarray of shape (n_clips, n_features)
+    actors : numpy.ndarray of shape (n_clips,)
+        One group label per clip.
+    target : numpy.ndarray of shape (n_clips,) or None
+        Validated ``y`` (None when not given).
+    """
+    index = X.index if isinstance(X, pd.DataFrame) else None
+    checked = validate_data(estimator, X, align_target(X, y), reset=reset, dtype=np.float64,
+                            ensure_all_finite="allow-nan")
+    values, target = checked if isinstance(checked, tuple) else (checked, None)
+    return values, check_groups(groups, len(values), index), target
+
+
+class GroupedClassifierMixin(ClassifierMixin):
+    """Mixin of emo's classifiers: actor ``groups`` as metadata, NaN allowed, UAR as score.
+
+    The subclass implements ``fit(X, y, groups=None)`` and ``predict_proba(X, groups=None)``,
+    validating their inputs with ``_validate_fit`` (which sets ``classes_``) and
+    ``_validate_predict``; this mixin adds :meth:`predict` and :meth:`score`, the
+    ``allow_nan`` tag, and requests ``groups`` by default in ``fit``, ``predict_proba``,
+    ``predict`` and ``score`` for scikit-learn's metadata routing: with
+    ``sklearn.set_config(enable_metadata_routing=True)``, ``cross_val_score(clf, X, y,
+    params={"groups": actors}, cv=GroupKFold())``, ``GridSearchCV`` and ``Pipeline`` pass each
+    fold's actors on; ``set_fit_request(groups=False)`` and the like opt out.
+    """
+
+    # Metadata routing: meta-estimators pass ``groups`` unless told otherwise.
+    __metadata_request__fit = {"groups": True}
+    __metadata_request__predict = {"groups": True}
+    __metadata_request__predict_proba = {"groups": True}
+    __metadata_request__score = {"groups": True}
+
+    def __sklearn_tags__(self) -> Tags:
+        """Scikit-learn tags: missing values are allowed."""
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
+
+    def _validate_fit(
+        self, X: pd.DataFrame | np.ndarray, y: object, groups: Groups
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Features, class codes (setting ``classes_``) and actor labels for ``fit``.
+
+        Raises
+        ------
+        ValueError
+            Invalid data (see :func:`validate_grouped`), targets that are not classes, or fewer
+            than 2 classes.
+        """
+        values, actors, labels = validate_grouped(self, X, groups, reset=True, y=y)
+        check_classification_targets(labels)
+        encoder = LabelEncoder().fit(labels)
+        if len(encoder.classes_) < 2:
+            raise ValueError(f"{type(self).__name__} needs at least 2 classes in y, got 1 class "
+                             f"({encoder.classes_[0]!r})")
+        self.classes_ = encoder.classes_
+        return values, encoder.transform(labels), actors
+
+    def _validate_predict(
+        self, X: pd.DataFrame | np.ndarray, groups: Groups
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Features and actor labels for prediction (the estimator must be fitted)."""
+        check_is_fitted(self)
+        values, actors, _ = validate_grouped(self, X, groups, reset=False)
+        return values, actors
+
+    def predict(self, X: pd.DataFrame | np.ndarray, groups: Groups = None) -> np.ndarray:
+        """Most probable class of each clip (see ``predict_proba``)."""
+        proba = self.predict_proba(X, groups=groups)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    def score(
+        self,
+        X: pd.DataFrame | np.ndarray,
+        y: pd.Series | np.ndarray,
+        sample_weight: np.ndarray | None = None,
+        groups: Groups = None,
+    ) -> float:
+        """Unweighted average recall (balanced accuracy) of :meth:`predict` on ``X``.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame or array-like of shape (n_clips, n_features)
+            Features.
+        y : pandas.Series or array-like of shape (n_clips,)
+            True classes; a Series is aligned on ``X.index`` when ``X`` is a DataFrame.
+        sample_weight : array-like of shape (n_clips,) or None, default=None
+            Clip weights.
+        groups : pandas.Series, array-like or None, default=None
+            Actor of each clip, as for ``predict_proba``.
+
+        Returns
+        -------
+        float
+            UAR in [0, 1].
+        """
+        return float(balanced_accuracy_score(align_target(X, y), self.predict(X, groups=groups),
+                                             sample_weight=sample_weight))
 
 
 def _group_stats(
@@ -62,13 +257,14 @@ def _group_stats(
     return stats
 
 
-class ActorStandardiser(TransformerMixin, BaseEstimator):
-    """Z-score every feature within each actor (group), without labels.
+class ActorStandardiser(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """Z-score (or rank) every feature within each actor (group), without labels.
 
     The statistics of a group are computed from the clips given to :meth:`transform` (all of that
     actor's clips, training or test), so a new actor is normalised by its own clips. A group with
     fewer than ``min_group_size`` clips falls back to the statistics that group had in :meth:`fit`
-    if it was seen there, else to the pooled statistics of the training data.
+    if it was seen there, else to the pooled statistics of the training data. Missing values
+    (NaN) are allowed and stay missing; infinite values are refused.
 
     Parameters
     ----------
@@ -92,68 +288,93 @@ class ActorStandardiser(TransformerMixin, BaseEstimator):
         ``min_group_size`` clips.
     n_features_in_ : int
         Number of columns.
+    feature_names_in_ : numpy.ndarray
+        Column names seen in :meth:`fit` (only when ``X`` is a DataFrame with string columns).
+
+    Notes
+    -----
+    The output has the container of the input: a DataFrame (same index and columns) for a
+    DataFrame, else an array; ``set_output(transform="pandas")`` makes it always a DataFrame.
+
+    ``groups`` is requested by default from scikit-learn meta-estimators when metadata routing
+    is enabled (``sklearn.set_config(enable_metadata_routing=True)``): a
+    :class:`~sklearn.pipeline.Pipeline` or ``cross_val_score(..., params={"groups": actors})``
+    passes the actors of the rows it fits or transforms. ``set_fit_request(groups=False)`` /
+    ``set_transform_request(groups=False)`` opt out.
 
     Examples
     --------
-    >>> import pandas as pd
     >>> X = pd.DataFrame({"f": [1.0, 3.0, 10.0, 30.0]})
     >>> scaler = ActorStandardiser(min_group_size=2)
     >>> scaler.fit_transform(X, groups=["a", "a", "b", "b"])["f"].tolist()
     [-1.0, 1.0, -1.0, 1.0]
     """
 
+    # Metadata routing: meta-estimators pass ``groups`` unless told otherwise (see Notes).
+    __metadata_request__fit = {"groups": True}
+    __metadata_request__transform = {"groups": True}
+
     def __init__(self, method: str = "zscore", min_group_size: int = 5, eps: float = 1e-6) -> None:
         self.method = method
         self.min_group_size = min_group_size
         self.eps = eps
 
-    def fit(self, X: pd.DataFrame, y: object = None, groups: object = None) -> ActorStandardiser:
+    def __sklearn_tags__(self) -> Tags:
+        """Scikit-learn tags: missing values are allowed."""
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
+
+    def fit(self, X: pd.DataFrame | np.ndarray, y: object = None,
+            groups: Groups = None) -> ActorStandardiser:
         """Learn pooled and per-group statistics (``y`` is ignored: the transform is label-free).
 
         Parameters
         ----------
-        X : pandas.DataFrame or array of shape (n_clips, n_features)
-            Features.
+        X : pandas.DataFrame or array-like of shape (n_clips, n_features)
+            Features (NaN allowed).
         y : ignored
-        groups : pandas.Series, array-like or None
-            Actor of each clip; None makes every clip its own group.
+        groups : pandas.Series, array-like or None, default=None
+            Actor of each clip (see :func:`check_groups`); None makes every clip its own group.
 
         Returns
         -------
         ActorStandardiser
             ``self``.
+
+        Raises
+        ------
+        ValueError
+            Unknown ``method``, invalid ``X`` or ``groups``.
         """
-        values = np.asarray(X, dtype=float)
-        self.n_features_in_ = values.shape[1]
-        index = X.index if isinstance(X, pd.DataFrame) else pd.RangeIndex(len(values))
-        pooled_mean, pooled_std, _ = _group_stats(values, np.zeros(len(values)))[0]
-        self.mean_, self.scale_ = np.nan_to_num(pooled_mean), np.nan_to_num(pooled_std)
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
+        values, labels, _ = validate_grouped(self, X, groups, reset=True)
+        pooled_mean, pooled_std, _ = _group_stats(values, np.zeros(len(values)))[0]
+        self.mean_, self.scale_ = np.nan_to_num(pooled_mean), np.nan_to_num(pooled_std)
         self.reference_ = np.sort(values, axis=0)  # NaN sort last
-        stats = _group_stats(values, group_labels(index, groups))
+        stats = _group_stats(values, labels)
         self.group_stats_ = {g: s for g, s in stats.items() if s[2] >= self.min_group_size}
         return self
 
-    def transform(self, X: pd.DataFrame, groups: object = None) -> pd.DataFrame:
-        """Z-score each group of clips with its own statistics (or the fallbacks described above).
+    def transform(self, X: pd.DataFrame | np.ndarray,
+                  groups: Groups = None) -> pd.DataFrame | np.ndarray:
+        """Normalise each group of clips with its own statistics (or the fallbacks above).
 
         Parameters
         ----------
-        X : pandas.DataFrame or array of shape (n_clips, n_features)
-            Features; NaN stays NaN.
-        groups : pandas.Series, array-like or None
-            Actor of each clip; None makes every clip its own group (pooled statistics).
+        X : pandas.DataFrame or array-like of shape (n_clips, n_features)
+            Features, columns as in :meth:`fit`; NaN stays NaN.
+        groups : pandas.Series, array-like or None, default=None
+            Actor of each clip; None makes every clip its own group (fallback statistics).
 
         Returns
         -------
-        pandas.DataFrame
-            Normalised features, same index and columns as ``X``.
+        pandas.DataFrame or numpy.ndarray of shape (n_clips, n_features)
+            Normalised features; a DataFrame (index and columns of ``X``) when ``X`` is one.
         """
-        check_is_fitted(self, "group_stats_")
-        frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(np.asarray(X, dtype=float))
-        values = frame.to_numpy(dtype=float)
-        labels = group_labels(frame.index, groups)
+        check_is_fitted(self)
+        values, labels, _ = validate_grouped(self, X, groups, reset=False)
         out = np.empty_like(values)
         for label, (mean, std, count) in _group_stats(values, labels).items():
             rows = labels == label
@@ -164,7 +385,9 @@ class ActorStandardiser(TransformerMixin, BaseEstimator):
                 mean, std, _ = self.group_stats_.get(label, (self.mean_, self.scale_, 0))
             std = np.where(np.nan_to_num(std) > self.eps, std, 1.0)
             out[rows] = (values[rows] - np.nan_to_num(mean)) / std
-        return pd.DataFrame(out, index=frame.index, columns=frame.columns)
+        if isinstance(X, pd.DataFrame):
+            return pd.DataFrame(out, index=X.index, columns=X.columns)
+        return out
 
     def _rank(self, block: np.ndarray, own: bool) -> np.ndarray:
         """Percentile rank of each value within ``block`` (``own``) or within the training data."""
@@ -179,11 +402,10 @@ class ActorStandardiser(TransformerMixin, BaseEstimator):
                 out[valid, j] = (below + upto) / (2.0 * len(reference))
         return out
 
-    def fit_transform(
-        self, X: pd.DataFrame, y: object = None, groups: object = None
-    ) -> pd.DataFrame:
+    def fit_transform(self, X: pd.DataFrame | np.ndarray, y: object = None,
+                      groups: Groups = None) -> pd.DataFrame | np.ndarray:
         """Fit on ``X`` and return it normalised (see :meth:`fit` and :meth:`transform`)."""
-        return self.fit(X, y, groups).transform(X, groups)
+        return self.fit(X, y, groups=groups).transform(X, groups=groups)
 
 
 def _standardise(values: np.ndarray, reference: np.ndarray) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""ActorStandardiser (label-free, per group) and infer_actors."""
+"""ActorStandardiser (label-free, per group), group labels and infer_actors."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from emo.models import ActorStandardiser, infer_actors
+from emo.models.actors import check_groups
 
 
 @pytest.mark.parametrize("method", ["zscore", "rank"])
@@ -43,6 +44,50 @@ def test_nan_stays_nan() -> None:
     X = pd.DataFrame({"f": [1.0, np.nan, 3.0, 5.0, 7.0]})
     out = ActorStandardiser().fit_transform(X, groups=["a"] * 5)
     assert np.isnan(out["f"].iloc[1]) and out["f"].notna().sum() == 4
+
+
+def test_output_container_follows_input_unless_set_output() -> None:
+    X = pd.DataFrame({"a": np.arange(6.0), "b": np.arange(6.0) ** 2}, index=list("uvwxyz"))
+    groups = ["p"] * 3 + ["q"] * 3
+    scaler = ActorStandardiser(min_group_size=3)
+    frame = scaler.fit_transform(X, groups=groups)
+    assert list(frame.index) == list(X.index) and list(frame.columns) == ["a", "b"]
+    array = scaler.fit_transform(X.to_numpy(), groups=groups)
+    assert isinstance(array, np.ndarray)
+    np.testing.assert_array_equal(array, frame.to_numpy())
+    pandas = scaler.set_output(transform="pandas").fit(X.to_numpy(), groups=groups)
+    assert list(pandas.transform(X.to_numpy(), groups=groups).columns) == ["x0", "x1"]
+
+
+def test_groups_series_aligned_by_clip_id_for_frames_by_position_for_arrays() -> None:
+    X = pd.DataFrame({"f": [1.0, 2.0, 3.0, 10.0, 20.0, 30.0]}, index=list("abcdef"))
+    groups = pd.Series(list("ppqqpq"), index=list("abdecf"))  # by id: a b c -> p, d e f -> q
+    scaler = ActorStandardiser(min_group_size=3)
+    by_id = scaler.fit_transform(X, groups=groups)
+    np.testing.assert_allclose(by_id["f"].iloc[:3], by_id["f"].iloc[3:])
+    by_position = scaler.fit_transform(X.to_numpy(), groups=groups)
+    np.testing.assert_array_equal(by_position,
+                                  scaler.fit_transform(X.to_numpy(), groups=list("ppqqpq")))
+    assert not np.allclose(by_position[:, 0], by_id["f"])
+
+
+def test_group_labels_checked() -> None:
+    assert check_groups(None, 2).tolist() == ["__clip__0", "__clip__1"]
+    with pytest.raises(ValueError, match=r"one actor per row of X \(3 rows\), got shape \(2,\)"):
+        check_groups(["a", "b"], 3)
+    with pytest.raises(ValueError, match="one actor per row"):
+        ActorStandardiser().fit(np.zeros((3, 1)), groups=[["a"], ["b"], ["c"]])
+
+
+def test_infinity_and_other_columns_are_refused() -> None:
+    X = pd.DataFrame({"f": [1.0, 2.0, 3.0], "g": [0.0, 1.0, 0.0]})
+    scaler = ActorStandardiser().fit(X)
+    with pytest.raises(ValueError, match="infinity"):
+        scaler.transform(X.replace(3.0, np.inf))
+    with pytest.raises(ValueError, match="Feature names unseen at fit time"):
+        scaler.transform(X.rename(columns={"g": "h"}))
+    with pytest.raises(ValueError, match="method must be one of"):
+        ActorStandardiser(method="minmax").fit(X)
 
 
 def test_infer_actors_recovers_identity_clusters() -> None:
