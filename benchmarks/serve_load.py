@@ -1,221 +1,306 @@
-"""Load test of ``emo serve``: latency, throughput, errors and memory under concurrent requests.
+"""Load test of ``emo serve``: answers, latency and memory under concurrent ``/predict`` requests.
 
-Starts a real server (``emo.serve.run_server`` in a subprocess, 127.0.0.1 only) with a tiny
-model fitted on synthetic tones, then, side by side in one run:
+Fits a model (audio, face, body) on a small synthetic challenge-layout dataset, starts
+``emo serve --workers 2 --max-upload-mb 5`` (127.0.0.1 only), then ``--clients`` clients at
+once send ``--requests`` multipart (``file``) ``POST /predict`` requests: real RAVDESS
+speech clips (read from ``/work/shared/data/ravdess/audio`` at run time, never copied; the
+held-out actors 13-16 are not used), 2-second synthetic videos with sound cut from the
+synthetic test actor's recordings, and corrupt uploads (random bytes, zeros, a header
+alone, an empty file). Then one upload over the limit.
 
-* the same work done in-process through :mod:`emo.api` (the floor the service adds to),
-* ``POST /extract`` of clips never seen (computed), then ``--requests`` cached requests,
-* ``POST /predict`` of cached clips,
-
-with ``--concurrency`` clients at once. Prints latency percentiles, throughput, errors
-(target 0) and the resident memory of the server and its workers sampled along the cached
-run (target flat).
+Prints, against the targets of issue 15: the share answered 200 (>= 90 %), corrupt uploads
+answered 4xx (all), 503 (only when the queue is full: with ``--clients`` <= workers +
+queue it never is, so 0), other 5xx (0), dropped connections (0), p50/p99 latency (p99 < 5 s),
+growth of the resident memory of the server and all its processes (< 100 MB), the
+oversize upload answered 413.
 
 Usage::
 
-    python benchmarks/serve_load.py [--requests 500] [--concurrency 4] [--workers 2]
+    nice python benchmarks/serve_load.py [--requests 400] [--clients 8]
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
+import random
 import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import warnings
-from collections.abc import Callable, Sequence
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
+import av
 import httpx
 import numpy as np
 import psutil
-import soundfile as sf
 
 from emo import api
-from emo.data.labels import CLASSES
 
-SR = 16_000
-
-
-def chirp(path: Path, seconds: float, f0: float, f1: float, seed: int) -> Path:
-    """A gliding, amplitude-modulated tone with noise: voiced enough for eGeMAPS."""
-    t = np.arange(round(seconds * SR)) / SR
-    freq = np.geomspace(f0, f1, t.size)
-    signal = np.sin(2 * np.pi * np.cumsum(freq) / SR) * (1.1 + np.sin(2 * np.pi * 3.5 * t))
-    noise = np.random.default_rng(seed).standard_normal(t.size)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(path, (0.08 * signal + 0.002 * noise).astype("f4"), SR)
-    return path
+RAVDESS = Path("/work/shared/data/ravdess/audio")
+HELD_OUT_ACTORS = {"Actor_13", "Actor_14", "Actor_15", "Actor_16"}
+WORKERS = 2
+MAX_UPLOAD_MB = 5
+SHARES = {"audio": 0.78, "video": 0.14}  # the rest: corrupt uploads
 
 
-def fit_model(root: Path) -> Path:
-    """A small fusion model (audio only) on 7 classes x 3 speakers of chirps."""
-    for k, label in enumerate(CLASSES):
-        for s in range(3):
-            chirp(root / "train" / label / f"S{s}_{label}.wav", 1.5, 100 + 25 * k,
-                  140 + 25 * k + 10 * s, seed=10 * k + s)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        api.fit(root / "train", out=root / "model", cache=root / "cache", report=False,
-                config=api.FitConfig(n_splits=3, model={"n_estimators": 50}),
-                speaker_pattern=r"^(?P<speaker>S\d)_")
-    return root / "model"
+@dataclass(frozen=True)
+class Request:
+    """One upload and what kind of clip it is (``audio``, ``video`` or ``corrupt``)."""
+
+    path: Path
+    kind: str
 
 
-def free_port() -> int:
+@dataclass
+class Answer:
+    """What came back: status (0: the connection dropped) and seconds."""
+
+    request: Request
+    status: int
+    seconds: float
+    detail: str = ""
+
+
+def fit_model(root: Path) -> tuple[Path, Path]:
+    """A 3-modality model fitted on a small synthetic dataset; the model and the dataset."""
+    data = api.synthesise(root / "synth", actors=3, takes=1, test_actors=1, seed=0)
+    config = api.FitConfig(n_splits=3, model={"n_estimators": 50})
+    api.fit(data, out=root / "model", cache=root / "fit-cache", config=config, n_jobs=2,
+            report=False)
+    return root / "model", data
+
+
+def cut(source: Path, out: Path, start: float, seconds: float) -> Path:
+    """Re-encode ``seconds`` of a video (with its sound) from ``start`` into a new MP4."""
+    with av.open(str(source)) as inp, av.open(str(out), "w") as dst:
+        vin, ain = inp.streams.video[0], inp.streams.audio[0]
+        vout = dst.add_stream("libx264", rate=vin.average_rate)
+        vout.width, vout.height, vout.pix_fmt = vin.width, vin.height, "yuv420p"
+        aout = dst.add_stream("aac", rate=ain.sample_rate)
+        for frame in inp.decode(vin, ain):
+            if frame.time is None or not start <= frame.time < start + seconds:
+                continue
+            frame.pts = None
+            stream = vout if isinstance(frame, av.VideoFrame) else aout
+            dst.mux(stream.encode(frame))
+        dst.mux(vout.encode())
+        dst.mux(aout.encode())
+    return out
+
+
+def corrupt_files(root: Path, audio: list[Path], video: Path) -> list[Path]:
+    """Uploads no decoder can read, of several kinds."""
+    rng = np.random.default_rng(0)
+    root.mkdir()
+    files = {"noise.wav": rng.bytes(40_000), "noise.mp4": rng.bytes(200_000),
+             "zeros.mp4": bytes(video.stat().st_size), "header.flac": audio[0].read_bytes()[:64],
+             "empty.flac": b"", "text.wav": b"not audio\n" * 100}
+    for name, content in files.items():
+        (root / name).write_bytes(content)
+    return [root / name for name in files]
+
+
+def requests(root: Path, synth: Path, n: int, seed: int
+             ) -> tuple[list[Request], list[Request]]:
+    """``n`` uploads (distinct RAVDESS clips, repeated synthetic videos, corrupt files), and
+    a few readable clips of each kind that are not among them."""
+    rng = random.Random(seed)
+    speech = sorted(p for actor in RAVDESS.iterdir() if actor.name not in HELD_OUT_ACTORS
+                    for p in actor.glob("*.flac"))
+    n_audio, n_video = round(n * SHARES["audio"]), round(n * SHARES["video"])
+    test_videos = sorted({c.video for c in api.index(synth) if c.label is None})
+    root.mkdir(parents=True, exist_ok=True)
+    videos = [cut(v, root / f"{v.stem}_{k}.mp4", 2.0 * k, 2.0) for v in test_videos
+              for k in range(2)]
+    corrupt = corrupt_files(root / "corrupt", speech, videos[0])
+    chosen = rng.sample(speech, n_audio + 6)
+    items = [Request(p, "audio") for p in chosen[:n_audio]]
+    items += [Request(videos[i % len(videos)], "video") for i in range(n_video)]
+    items += [Request(corrupt[i % len(corrupt)], "corrupt") for i in range(n - len(items))]
+    rng.shuffle(items)
+    spare = [Request(p, "audio") for p in chosen[n_audio:]]
+    spare += [Request(cut(v, root / f"{v.stem}_spare.mp4", 1.0, 2.0), "video")
+              for v in test_videos[:4]]
+    return items, spare
+
+
+def in_process(model: Path, spare: list[Request], cache: Path) -> dict[str, float]:
+    """Median seconds of :func:`emo.api.predict` on one new clip, per kind, one at a time
+    in this process (the first clip of a kind, which builds the analysers, not counted)."""
+    bundle = api.load_model(model)
+    seconds: dict[str, list[float]] = {}
+    for request in spare:
+        t0 = time.perf_counter()
+        api.predict(bundle, [request.path], cache=cache)
+        seconds.setdefault(request.kind, []).append(time.perf_counter() - t0)
+    return {kind: float(np.median(values[1:])) for kind, values in seconds.items()}
+
+
+def start_server(root: Path, model: Path) -> tuple[subprocess.Popen, str]:
+    """``emo serve --workers 2 --max-upload-mb 5`` with its own TMPDIR; process and URL."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(root: Path, model: Path, workers: int) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    options = {"model": str(model), "cache": str(root / "cache"), "port": port,
-               "workers": workers}
-    code = "import json, sys; from emo.serve import run_server; " \
-           "run_server(**json.loads(sys.argv[1]))"
+        port = s.getsockname()[1]
     (root / "tmp").mkdir()
-    proc = subprocess.Popen([sys.executable, "-c", code, json.dumps(options)],
-                            env={**os.environ, "TMPDIR": str(root / "tmp")},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = (root / "server.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "emo", "serve", "--model", str(model), "--cache",
+         str(root / "cache"), "--port", str(port), "--workers", str(WORKERS),
+         "--max-upload-mb", str(MAX_UPLOAD_MB)],
+        env={**os.environ, "TMPDIR": str(root / "tmp")}, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit("the server exited while starting")
-        try:
+            raise SystemExit(f"the server exited: {(root / 'server.log').read_text()[-2000:]}")
+        with contextlib.suppress(httpx.TransportError):
             if httpx.get(f"{url}/health", timeout=2).status_code == 200:
                 return proc, url
-        except httpx.TransportError:
-            time.sleep(0.3)
+        time.sleep(0.3)
     raise SystemExit("the server did not start")
 
 
 def rss_mb(pid: int) -> float:
-    """Resident memory of a process and all its children, in MB."""
+    """Resident memory of a process and all its descendants, in MB."""
     proc = psutil.Process(pid)
-    procs = [proc, *proc.children(recursive=True)]
     total = 0
-    for p in procs:
+    for p in [proc, *proc.children(recursive=True)]:
         with contextlib.suppress(psutil.NoSuchProcess):
             total += p.memory_info().rss
     return total / 1e6
 
 
-def load(url: str, endpoint: str, clips: Sequence[Path], concurrency: int,
-         on_done: Callable[[int], None] | None = None) -> tuple[np.ndarray, int, float]:
-    """POST every clip (in order, ``concurrency`` at a time); latencies (s), errors, wall s."""
-    local = threading.local()
-    done = 0
-    lock = threading.Lock()
+def send(url: str, request: Request, client: httpx.Client) -> Answer:
+    """POST one upload to ``/predict``; a dropped connection is status 0."""
+    t0 = time.perf_counter()
+    try:
+        with request.path.open("rb") as f:
+            r = client.post(f"{url}/predict", files={"file": (request.path.name, f)})
+    except httpx.TransportError as exc:
+        return Answer(request, 0, time.perf_counter() - t0, type(exc).__name__)
+    detail = "" if r.status_code == 200 else r.text[:200]
+    return Answer(request, r.status_code, time.perf_counter() - t0, detail)
 
-    def one(path: Path) -> tuple[float, bool]:
+
+def load(url: str, items: list[Request], clients: int, pid: int
+         ) -> tuple[list[Answer], list[tuple[int, float]], float]:
+    """Send every request with ``clients`` at once; answers, memory samples, wall seconds."""
+    local = threading.local()
+    lock = threading.Lock()
+    samples = [(0, rss_mb(pid))]
+    step = max(1, len(items) // 10)
+    done = 0
+
+    def one(request: Request) -> Answer:
         nonlocal done
-        client = getattr(local, "client", None) or httpx.Client(timeout=300)
-        local.client = client
-        t0 = time.perf_counter()
-        with path.open("rb") as f:
-            ok = client.post(f"{url}{endpoint}", files={"file": (path.name, f)}).is_success
-        seconds = time.perf_counter() - t0
+        if not hasattr(local, "client"):
+            local.client = httpx.Client(timeout=300)
+        answer = send(url, request, local.client)
         with lock:
             done += 1
-            if on_done is not None:
-                on_done(done)
-        return seconds, ok
+            if done % step == 0:
+                samples.append((done, rss_mb(pid)))
+        return answer
 
     t0 = time.perf_counter()
-    with ThreadPoolExecutor(concurrency) as pool:
-        results = list(pool.map(one, clips))
-    wall = time.perf_counter() - t0
-    return np.array([r[0] for r in results]), sum(not r[1] for r in results), wall
+    with ThreadPoolExecutor(clients) as pool:
+        answers = list(pool.map(one, items))
+    return answers, samples, time.perf_counter() - t0
 
 
-def in_process(fn: Callable[[], object], n: int) -> np.ndarray:
-    out = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t0)
-    return np.array(out)
+def report(answers: list[Answer], samples: list[tuple[int, float]], wall: float,
+           oversize: int, clients: int) -> None:
+    """Print the figures and whether each meets its target."""
+    def ms(values: list[float], q: float) -> float:
+        return float(np.percentile(values, q) * 1000) if values else float("nan")
 
-
-def row(name: str, lat: np.ndarray, errors: int, wall: float, floor: float | None,
-        concurrency: int) -> str:
-    p50, p90, p99 = np.percentile(lat, [50, 90, 99]) * 1000
-    ratio = f"{p50 / 1000 / floor:6.1f}x" if floor else "     - "
-    return (f"{name:<30} {len(lat):>5} {concurrency:>4} {p50:8.1f} {p90:8.1f} {p99:8.1f} "
-            f"{len(lat) / wall:8.1f} {errors:>6}  {ratio}")
+    status = Counter(a.status for a in answers)
+    good = [a for a in answers if a.request.kind != "corrupt"]
+    bad = [a for a in answers if a.request.kind == "corrupt"]
+    ok_share = sum(a.status == 200 for a in answers) / len(answers)
+    good_share = sum(a.status == 200 for a in good) / max(len(good), 1)
+    bad_4xx = sum(400 <= a.status < 500 for a in bad)
+    other_5xx = sum(a.status >= 500 and a.status != 503 for a in answers)
+    dropped = status.get(0, 0)
+    latency = [a.seconds for a in answers]
+    growth = samples[-1][1] - samples[0][1]
+    later = samples[-1][1] - samples[1][1] if len(samples) > 2 else float("nan")
+    print(f"\n{len(answers)} requests, {clients} clients, {wall:.1f} s "
+          f"({len(answers) / wall:.1f} req/s); status counts: {dict(sorted(status.items()))}; "
+          f"with {clients} clients always waiting, mean latency = clients / throughput "
+          f"(Little's law) = {clients * wall / len(answers):.1f} s")
+    print(f"{'kind':<8} {'n':>4} {'200':>5} {'4xx':>5} {'p50 ms':>8} {'p99 ms':>8}")
+    for kind in ("audio", "video", "corrupt"):
+        part = [a for a in answers if a.request.kind == kind]
+        print(f"{kind:<8} {len(part):>4} {sum(a.status == 200 for a in part):>5} "
+              f"{sum(400 <= a.status < 500 for a in part):>5} "
+              f"{ms([a.seconds for a in part], 50):8.0f} {ms([a.seconds for a in part], 99):8.0f}")
+    checks = [
+        (f"answered 200: {ok_share:.1%} of all, {good_share:.1%} of readable clips",
+         good_share >= 0.9),
+        (f"corrupt uploads answered 4xx: {bad_4xx}/{len(bad)}", bad_4xx == len(bad)),
+        (f"503 (queue full; never with {clients} clients <= {WORKERS} workers + 16 queued): "
+         f"{status.get(503, 0)}", status.get(503, 0) == 0),
+        (f"other 5xx: {other_5xx}", other_5xx == 0),
+        (f"dropped connections: {dropped}", dropped == 0),
+        (f"latency p50 {ms(latency, 50):.0f} ms, p99 {ms(latency, 99):.0f} ms (target p99 < "
+         "5000 ms)", ms(latency, 99) < 5000),
+        (f"server memory (all processes) {samples[0][1]:.0f} -> {samples[-1][1]:.0f} MB: "
+         f"growth {growth:+.0f} MB (after the first {samples[1][0]} requests {later:+.0f} MB; "
+         "target < 100 MB)", growth < 100),
+        (f"oversize upload ({MAX_UPLOAD_MB + 1} MB > {MAX_UPLOAD_MB} MB): {oversize}",
+         oversize == 413),
+    ]
+    print("memory along the run: " + "  ".join(f"{n}:{mb:.0f}MB" for n, mb in samples))
+    for text, met in checks:
+        print(f"  [{'ok' if met else 'MISSED'}] {text}")
+    for a in answers:
+        if (a.request.kind == "corrupt") != (a.status != 200) or a.status >= 500 or not a.status:
+            print(f"  unexpected: {a.request.path.name} ({a.request.kind}) -> {a.status} "
+                  f"{a.detail}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--requests", type=int, default=500, help="cached /extract requests")
-    parser.add_argument("--concurrency", type=int, default=4, help="clients at once")
-    parser.add_argument("--workers", type=int, default=2, help="server worker processes")
-    parser.add_argument("--unique", type=int, default=40, help="clips never seen before")
+    parser.add_argument("--requests", type=int, default=400, help="POST /predict requests")
+    parser.add_argument("--clients", type=int, default=8, help="clients at once")
+    parser.add_argument("--seed", type=int, default=0, help="order and choice of the clips")
     args = parser.parse_args()
-
+    if not RAVDESS.is_dir():
+        raise SystemExit(f"RAVDESS audio not found at {RAVDESS}")
     with tempfile.TemporaryDirectory(prefix="emo-serve-load-") as tmp:
         root = Path(tmp)
         t0 = time.perf_counter()
-        model = fit_model(root)
-        clips = [chirp(root / "clips" / f"c{i:03d}.wav", 2.0, 90 + 7 * i, 220 + 3 * i, seed=i)
-                 for i in range(args.unique)]
-        print(f"model fitted and {len(clips)} clips written in {time.perf_counter() - t0:.1f} s")
-        proc, url = start_server(root, model, args.workers)
+        model, synth = fit_model(root)
+        items, spare = requests(root / "uploads", synth, args.requests, args.seed)
+        print(f"model fitted and uploads prepared in {time.perf_counter() - t0:.0f} s: "
+              f"{dict(Counter(r.kind for r in items))} ({len({r.path for r in items})} files)")
+        floor = in_process(model, spare, root / "floor-cache")
+        print("in-process api.predict of one new clip at a time (the service time): "
+              + ", ".join(f"{kind} {s:.2f} s" for kind, s in floor.items())
+              + f"; with {args.clients} clients on {WORKERS} workers, queueing alone puts "
+              f"latency near {args.clients / WORKERS:g}x that")
+        proc, url = start_server(root, model)
         try:
-            print(f"server {url} (pid {proc.pid}, {args.workers} workers) ready; "
-                  f"RSS {rss_mb(proc.pid):.0f} MB")
-            header = (f"{'scenario':<30} {'n':>5} {'conc':>4} {'p50 ms':>8} {'p90 ms':>8} "
-                      f"{'p99 ms':>8} {'req/s':>8} {'errors':>6}  p50 / in-process")
-            lines = []
-            cold, cold_err, cold_wall = load(url, "/extract", clips, args.concurrency)
-            cached_clip = api.clips_from_files([clips[0]])
-            floor_x = in_process(lambda: api.features(cached_clip, cache=root / "cache"), 30)
-            floor_p = in_process(lambda: api.predict(model, cached_clip, cache=root / "cache"),
-                                 30)
-            lines.append(row("in-process api.features cached", floor_x, 0, floor_x.sum(), None,
-                             1))
-            lines.append(row("in-process api.predict cached", floor_p, 0, floor_p.sum(), None, 1))
-            lines.append(row("POST /extract, computed", cold, cold_err, cold_wall, None,
-                             args.concurrency))
-
-            samples: list[tuple[int, float]] = [(0, rss_mb(proc.pid))]
-            step = max(1, args.requests // 10)
-
-            def sample(done: int) -> None:
-                if done % step == 0:
-                    samples.append((done, rss_mb(proc.pid)))
-
-            batch = [clips[i % len(clips)] for i in range(args.requests)]
-            warm, warm_err, warm_wall = load(url, "/extract", batch, args.concurrency, sample)
-            lines.append(row("POST /extract, cached", warm, warm_err, warm_wall,
-                             float(np.median(floor_x)), args.concurrency))
-            n_predict = max(20, args.requests // 5)
-            pred, pred_err, pred_wall = load(url, "/predict", batch[:n_predict],
-                                             args.concurrency)
-            lines.append(row("POST /predict, cached", pred, pred_err, pred_wall,
-                             float(np.median(floor_p)), args.concurrency))
-            print()
-            print(header)
-            print("\n".join(lines))
-            print()
-            print("RSS of server + workers along the cached /extract run:")
-            print("  " + "  ".join(f"{n}:{mb:.0f}MB" for n, mb in samples))
-            growth = samples[-1][1] - samples[1][1] if len(samples) > 2 else float("nan")
-            print(f"growth after the first {step} requests: {growth:+.1f} MB "
-                  f"(target: flat, within a few MB)")
-            left = [p.name for p in (root / "tmp").iterdir() if p.name.startswith("emo-upload")]
-            print(f"upload folders left behind: {len(left)} (target 0)")
-            errors = cold_err + warm_err + pred_err
-            print(f"errors: {errors} (target 0)")
+            main_mb = [psutil.Process(proc.pid).memory_info().rss / 1e6]
+            answers, samples, wall = load(url, items, args.clients, proc.pid)
+            main_mb.append(psutil.Process(proc.pid).memory_info().rss / 1e6)
+            big = root / "uploads" / "big.wav"
+            big.write_bytes(bytes((MAX_UPLOAD_MB + 1) * 10**6))
+            with httpx.Client(timeout=60) as client:
+                oversize = send(url, Request(big, "corrupt"), client).status
+            report(answers, samples, wall, oversize, args.clients)
+            print(f"  of which the main (HTTP) process: {main_mb[0]:.0f} -> {main_mb[1]:.0f} MB, "
+                  f"the {WORKERS} workers the rest")
+            left = [p for p in (root / "tmp").iterdir() if p.name.startswith("emo-upload")]
+            print(f"  upload folders left behind: {len(left)}")
         finally:
             proc.terminate()
             proc.wait(timeout=120)

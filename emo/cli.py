@@ -1,37 +1,59 @@
 """The ``emo`` command line: a thin shell over :mod:`emo.api`.
 
-Exit codes: 0 when every clip succeeded, 1 when some failed but outputs were written,
-2 on usage errors (bad arguments, unreadable data, invalid model or submission).
+Every option's help is written once, in :data:`HELP`; options several commands share are
+defined once, as option groups (the dataclasses of :data:`_GROUPS`: the data and how to read
+it, the cache and workers, the extractors, the fit settings, the service limits) that
+:func:`_grouped` expands into typer parameters. Errors reach the user as one line (``-v``
+adds the traceback), with the exit codes of :data:`EXIT_CODES`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
+import inspect
 import json
 import logging
+import statistics
 import sys
-from collections.abc import Iterator
+import typing
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from emo.errors import EmoError
+from emo import api
+from emo.errors import ConfigError, EmoError, FeatureError, MediaError
+
+#: The exit codes, as ``emo --help`` and docs/cli.md state them.
+EXIT_CODES = (
+    "Exit codes: 0 every clip (or window) done; 1 some or all clips could not be read, each "
+    "named with the reason on stderr, the others written (also for an unexpected internal "
+    "error); 2 usage or configuration error (bad option, unknown modality, invalid fit.toml "
+    "value, missing data, unusable model), reported before any work."
+)
 
 app = typer.Typer(
     name="emo",
     help="Multimodal emotion recognition: extract cached audio/face/body features, fit "
-    "per-modality models and a stacked fusion, write FG-2020 challenge submissions.\n\n"
+    "per-modality models and a stacked fusion, predict clips or sliding windows of long "
+    f"recordings, write FG-2020 challenge submissions.\n\n{EXIT_CODES}\n\n"
+    "Errors are one line on stderr; -v adds the details (traceback).\n\n"
     "Example: emo synth demo && emo fit demo -o model && emo submit model demo --phase test "
     "-o submission.zip",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
 cache_app = typer.Typer(help="Inspect and maintain the feature cache.", no_args_is_help=True)
 app.add_typer(cache_app, name="cache")
 
 log = logging.getLogger("emo")
+_FIT = api.FitConfig()
+_LIMITS = api.ServeLimits()
 
 
 class _State:
@@ -41,39 +63,281 @@ class _State:
 
 STATE = _State()
 
-# -- shared options -----------------------------------------------------------------------
-DataArgs = Annotated[list[Path], typer.Argument(
-    help="Dataset folder(s) (challenge, RAVDESS, EMO-DB, TESS, <label>/<file>) or manifest "
-    "CSV(s); several are joined by clip id.", show_default=False)]
-CacheOpt = Annotated[Path, typer.Option("--cache", help="Feature cache folder.")]
-JobsOpt = Annotated[int, typer.Option("-j", "--jobs", min=1, help="Worker processes.")]
-ModalityOpt = Annotated[str | None, typer.Option(
-    "--modality", "-m", help="Comma-separated modalities: audio,face,body (default: all).")]
-LabelsOpt = Annotated[Path | None, typer.Option(
-    "--labels", help="Label-map CSV (columns from,to; empty 'to' drops the class).")]
-SpeakerOpt = Annotated[str | None, typer.Option(
-    "--speaker-pattern", help="Regex with a named group 'speaker' applied to file stems "
-    "(folders layout), e.g. '^(?P<speaker>[A-Z]+)_'.")]
-BodySourceOpt = Annotated[str, typer.Option(
-    "--body-source", help="Where body joints come from: the Kinect skeleton file, MediaPipe "
-    "pose on the video, or auto (Kinect when the clip has a skeleton file, else video).")]
-AudioSetOpt = Annotated[str | None, typer.Option(
-    "--audio-features", help="Audio extractor: egemaps (default), compare, egemaps_lld.")]
-FaceFpsOpt = Annotated[float | None, typer.Option(
-    "--face-fps", min=0, help="Analyse faces at this frame rate; 0 = every frame (default 15).")]
-FaceExtractorOpt = Annotated[str | None, typer.Option(
-    "--face-features", help="Face extractor: face_au (MediaPipe landmark AUs, default) or "
-    "openface (OpenFace 2 per-frame CSVs beside the videos, <video stem>.csv).")]
+# -- options: one help text per flag, each option defined once ------------------------------
+#: Help of every argument and option, by argument name or long flag.
+HELP = {
+    "DATA": "Dataset folder(s) (challenge, RAVDESS, EMO-DB, TESS, <label>/<file> layouts), "
+            "manifest CSV(s) or loose media files (audio, or video with sound; id = file "
+            "stem); several are joined by clip id.",
+    "MODEL":
+        "Model folder written by emo fit.",
+    "--labels":
+        "Label-map CSV (columns from,to; empty 'to' drops the class).",
+    "--speaker-pattern": "Regex with a named group 'speaker' applied to file stems (folders "
+                         "layout), e.g. '^(?P<speaker>[A-Z]+)_'.",
+    "--skeleton":
+        "Kinect skeleton file recorded with the one loose media file given.",
+    "--cache":
+        "Feature cache folder.",
+    "--jobs":
+        "Worker processes.",
+    "--modality":
+        f"Comma-separated modalities: {','.join(api.MODALITIES)} (default: all the data has).",
+    "--audio-features":
+        "Audio extractor: egemaps (default), compare, egemaps_lld.",
+    "--face-features": "Face extractor: face_au (MediaPipe landmark AUs, default) or openface "
+                       "(OpenFace 2 per-frame CSVs beside the videos, <video stem>.csv).",
+    "--face-fps":
+        "Analyse faces at this frame rate; 0 = every frame (default: the extractor's).",
+    "--pose-fps":
+        "Analyse body pose on video at this rate; 0 = every frame (default: the extractor's).",
+    "--body-source": "Where body joints come from: kinect (the skeleton file), video "
+                     "(MediaPipe pose) or auto (Kinect when the clip has a skeleton file, else "
+                     "video; default).",
+    "--verbose":
+        "More log output and error details (-vv for debug).",
+    "--quiet":
+        "Only errors.",
+    "--log-file":
+        "Also log here.",
+    "--json":
+        "Print a machine-readable result on stdout.",
+    "--retry-failed":
+        "Retry clips that failed in an earlier run.",
+    "--dask":
+        "Run on a Dask cluster: scheduler address, or local:N.",
+    "--config": "fit.toml: models, CV protocol, seed, extractor settings. A flag given on the "
+                "command line wins over the same setting in the file.",
+    "--folds":
+        f"Outer actor-grouped folds (default: {_FIT.n_splits}).",
+    "--loso":
+        f"Leave-one-actor-out outer CV instead of --folds (default: {_FIT.loso}).",
+    "--seed":
+        f"Random seed (default: {_FIT.seed}).",
+    "--backend":
+        f"Boosted trees: lightgbm or xgboost (default: {_FIT.backend}).",
+    "--meta":
+        f"Fusion: logreg, gbm or average (default: {_FIT.meta}).",
+    "--actor-norm":
+        f"Label-free per-actor feature normalisation (default: {_FIT.actor_norm}).",
+    "--infer-actors": "Group clips without an actor (frames_TEST*) into inferred pseudo-actors "
+                      f"for per-actor normalisation (default: {_FIT.infer_actors}).",
+    "--window": "Predict each media file in sliding windows of this many seconds: one row per "
+                "window (id, start, end, pred_<modality>, pred, proba_<class>).",
+    "--hop":
+        "Step between window starts, in seconds (default: the window).",
+    "--phase":
+        "valid (every descriptor) or test (frames_TEST*).",
+    "--check":
+        "Only validate an existing submission ZIP.",
+    "--model":
+        "Fitted model folder for /predict.",
+    "--host":
+        "Interface to bind.",
+    "--port":
+        "TCP port.",
+    "--workers":
+        "Worker processes (requests computed at once).",
+    "--max-upload-mb":
+        "Largest upload (all files of a request), in MB; larger gets 413.",
+    "--max-duration":
+        "Longest media accepted, in seconds; longer gets 422.",
+    "--timeout":
+        "Longest time a request may take, queueing included, in seconds; then 504.",
+    "--max-queue":
+        "Requests that may wait for a busy worker; more get 503.",
+    "--actors":
+        "Labelled actors.",
+    "--takes":
+        "Takes per actor and emotion.",
+    "--test-actors":
+        "Actors of frames_TEST*.",
+    "--overwrite":
+        "Replace a dataset already in OUT.",
+    "--id-column":
+        "Clip id column.",
+    "--actor-column":
+        "Actor column.",
+    "--label-column":
+        "Label column (optional).",
+    "--drop-columns":
+        "Comma-separated numeric metadata columns that must not become features (text "
+        "columns are dropped anyway, with a warning).",
+    "--actor-format":
+        "Python format for actor values, e.g. '{:02d}' to turn 1 into '01'.",
+}
 
 
+def _opt(*flags: str, help: str | None = None, **settings: Any) -> Any:
+    """A typer option whose help is ``HELP`` of its long flag (``--x`` of ``--x/--no-x``),
+    unless given."""
+    long = next(f for f in flags if f.startswith("--")).split("/")[0]
+    return typer.Option(*flags, help=help or HELP[long], **settings)
+
+
+def _arg(name: str, **settings: Any) -> Any:
+    """A typer argument whose help is ``HELP[name]``."""
+    return typer.Argument(help=HELP[name], show_default=False, **settings)
+
+
+DataArgs = Annotated[list[Path], _arg("DATA")]
+ModelArg = Annotated[Path, _arg("MODEL")]
+LabelsOpt = Annotated[Path | None, _opt("--labels")]
+SpeakerOpt = Annotated[str | None, _opt("--speaker-pattern")]
+SkeletonOpt = Annotated[Path | None, _opt("--skeleton")]
+CacheOpt = Annotated[Path, _opt("--cache")]
+JobsOpt = Annotated[int, _opt("-j", "--jobs", min=1)]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Data:
+    """The DATA of a command and the options that say how to read it."""
+
+    data: DataArgs
+    labels: LabelsOpt = None
+    speaker_pattern: SpeakerOpt = None
+
+    def options(self) -> dict[str, Any]:
+        """The API's data keywords."""
+        return {"labels": self.labels, "speaker_pattern": self.speaker_pattern}
+
+
+@dataclasses.dataclass(frozen=True)
+class _MediaData(_Data):
+    """DATA where a loose media file may come with its Kinect skeleton."""
+
+    skeleton: SkeletonOpt = None
+
+    def options(self) -> dict[str, Any]:
+        """The API's data keywords, ``skeleton`` included."""
+        return {**super().options(), "skeleton": self.skeleton}
+
+
+@dataclasses.dataclass(frozen=True)
+class _OptionalData(_Data):
+    """DATA that a command may do without (``emo submit --check``)."""
+
+    data: Annotated[list[Path] | None, _arg("DATA")] = None  # type: ignore[assignment]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Work:
+    """Where features are cached and how many processes compute them."""
+
+    cache: CacheOpt = Path("cache")
+    jobs: JobsOpt = 1
+
+    def options(self) -> dict[str, Any]:
+        """The API's ``cache`` and ``n_jobs`` keywords."""
+        return {"cache": self.cache, "n_jobs": self.jobs}
+
+
+@dataclasses.dataclass(frozen=True)
+class _Extraction:
+    """The user's choice of modalities and extractors (``None``: not given)."""
+
+    modality: Annotated[str | None, _opt("--modality", "-m")] = None
+    audio_features: Annotated[str | None, _opt("--audio-features")] = None
+    face_features: Annotated[str | None, _opt("--face-features")] = None
+    face_fps: Annotated[float | None, _opt("--face-fps", min=0)] = None
+    pose_fps: Annotated[float | None, _opt("--pose-fps", min=0)] = None
+    body_source: Annotated[str | None, _opt("--body-source")] = None
+
+    def modalities(self) -> list[str] | None:
+        """The chosen modalities (``None``: every one the data has)."""
+        return api.parse_modalities(self.modality)
+
+    def extractors(self) -> dict[str, dict[str, Any]]:
+        """Per modality, the extractor options given on the command line."""
+        return api.extractor_options(audio=self.audio_features, face=self.face_features,
+                                     face_fps=self.face_fps, body_source=self.body_source,
+                                     pose_fps=self.pose_fps)
+
+
+@dataclasses.dataclass(frozen=True)
+class _FitSettings:
+    """``--config`` and the flags that override its settings (``None``: not given)."""
+
+    config: Annotated[Path | None, _opt("--config")] = None
+    folds: Annotated[int | None, _opt("--folds")] = None
+    loso: Annotated[bool | None, _opt("--loso/--no-loso")] = None
+    seed: Annotated[int | None, _opt("--seed")] = None
+    backend: Annotated[str | None, _opt("--backend")] = None
+    meta: Annotated[str | None, _opt("--meta")] = None
+    actor_norm: Annotated[bool | None, _opt("--actor-norm/--no-actor-norm")] = None
+    infer_actors: Annotated[bool | None, _opt("--infer-actors/--no-infer-actors")] = None
+
+    def read(self, extractors: dict[str, dict[str, Any]]) -> api.FitConfig:
+        """The fit settings: the file's (or the defaults), the flags winning.
+
+        Raises
+        ------
+        ConfigError
+            Naming the file, the key and the allowed values.
+        """
+        settings = api.read_fit_config(self.config) if self.config else api.FitConfig()
+        return settings.override(n_splits=self.folds, loso=self.loso, seed=self.seed,
+                                 backend=self.backend, meta=self.meta,
+                                 actor_norm=self.actor_norm, infer_actors=self.infer_actors,
+                                 extractors=extractors)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Limits:
+    """What the service accepts (validated by ``ServeLimits``)."""
+
+    workers: Annotated[int, _opt("--workers")] = _LIMITS.workers
+    max_upload_mb: Annotated[float, _opt("--max-upload-mb")] = _LIMITS.max_upload_mb
+    max_duration: Annotated[float, _opt("--max-duration")] = _LIMITS.max_duration_s
+    timeout: Annotated[float, _opt("--timeout")] = _LIMITS.timeout_s
+    max_queue: Annotated[int, _opt("--max-queue")] = _LIMITS.max_queue
+
+    def options(self) -> dict[str, Any]:
+        """The ``ServeLimits`` fields."""
+        return {"workers": self.workers, "max_upload_mb": self.max_upload_mb,
+                "max_duration_s": self.max_duration, "timeout_s": self.timeout,
+                "max_queue": self.max_queue}
+
+
+_GROUPS = (_Data, _MediaData, _OptionalData, _Work, _Extraction, _FitSettings, _Limits)
+
+
+def _grouped(command: Callable[..., None]) -> Callable[..., None]:
+    """Expand each parameter typed with an option group into the group's own parameters,
+    and hand the command one group object built from them."""
+    hints = typing.get_type_hints(command, include_extras=True)
+    params: list[inspect.Parameter] = []
+    groups: dict[str, tuple[type, list[str]]] = {}
+    for name, param in inspect.signature(command).parameters.items():
+        group = hints[name]
+        if group not in _GROUPS:
+            params.append(param.replace(kind=inspect.Parameter.KEYWORD_ONLY, annotation=group))
+            continue
+        fields = typing.get_type_hints(group, include_extras=True)
+        groups[name] = (group, [f.name for f in dataclasses.fields(group)])
+        params += [inspect.Parameter(
+            f.name, inspect.Parameter.KEYWORD_ONLY, annotation=fields[f.name],
+            default=inspect.Parameter.empty if f.default is dataclasses.MISSING else f.default)
+            for f in dataclasses.fields(group)]
+
+    @functools.wraps(command)
+    def run(**values: Any) -> None:
+        for name, (group, fields) in groups.items():
+            values[name] = group(**{f: values.pop(f) for f in fields})
+        command(**values)
+
+    run.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    run.__annotations__ = {p.name: p.annotation for p in params}
+    return run
+
+
+# -- output -------------------------------------------------------------------------------
 @app.callback()
 def _main(
-    verbose: Annotated[int, typer.Option("-v", "--verbose", count=True,
-                                         help="More log output (-vv for debug).")] = 0,
-    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Only errors.")] = False,
-    log_file: Annotated[Path | None, typer.Option("--log-file", help="Also log here.")] = None,
-    json_out: Annotated[bool, typer.Option(
-        "--json", help="Print a machine-readable result on stdout.")] = False,
+    verbose: Annotated[int, _opt("-v", "--verbose", count=True)] = 0,
+    quiet: Annotated[bool, _opt("-q", "--quiet")] = False,
+    log_file: Annotated[Path | None, _opt("--log-file")] = None,
+    json_out: Annotated[bool, _opt("--json")] = False,
 ) -> None:
     level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[
         min(verbose, 2)]
@@ -129,89 +393,64 @@ def _progress(description: str) -> Iterator[Any]:
         yield advance
 
 
-def _modalities(value: str | None) -> list[str] | None:
-    if value is None:
-        return None
-    from emo.features.base import MODALITIES
-
-    names = [m.strip() for m in value.split(",") if m.strip()]
-    bad = [m for m in names if m not in MODALITIES]
-    if bad or not names:
-        raise typer.BadParameter(f"unknown modality {', '.join(bad)}; use audio,face,body",
-                                 param_hint="--modality")
-    return names
+def _finish(failures: Sequence[Any], what: str = "clip(s) could not be read") -> None:
+    """Name every failure with its reason on stderr; exit 1 if there is one, else 0."""
+    if failures:
+        print(f"{len(failures)} {what}:", file=sys.stderr)
+        for failure in failures:
+            print(f"  {failure}", file=sys.stderr)
+    raise typer.Exit(1 if failures else 0)
 
 
-def _layout(labels: Path | None = None, speaker_pattern: str | None = None) -> dict[str, Any]:
-    from emo.data.labels import read_label_map
-
-    out: dict[str, Any] = {}
-    if labels is not None:
-        out["label_map"] = read_label_map(labels)
-    if speaker_pattern is not None:
-        out["speaker_pattern"] = speaker_pattern
-    return out
-
-
-def _extractor_options(body_source: str = "auto", audio: str | None = None,
-                       face_fps: float | None = None,
-                       face: str | None = None) -> dict[str, dict[str, Any]]:
-    if body_source not in ("kinect", "video", "auto"):
-        raise typer.BadParameter("use kinect, video or auto", param_hint="--body-source")
-    options: dict[str, dict[str, Any]] = {"body": {"source": body_source}}
-    if audio:
-        options["audio"] = {"name": audio}
-    face_options: dict[str, Any] = {"name": face} if face else {}
-    if face_fps is not None and face != "openface":
-        face_options["fps"] = face_fps or None
-    if face_options:
-        options["face"] = face_options
-    return options
-
-
-def _failures(report: Any) -> int:
-    """Print the failed clips; return the exit code."""
-    if not report.failures:
-        return 0
-    print(f"{len(report.failures)} clip(s) failed:", file=sys.stderr)
-    for failure in report.failures:
-        print(f"  {failure}", file=sys.stderr)
-    return 1
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split("\n"))
 
 
 def main() -> None:
-    """Entry point: run the app, turning emo errors into one line and exit code 2."""
+    """Entry point: run the app; no traceback reaches the user (``-v`` shows it)."""
     try:
         app()
     except EmoError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
-    except KeyboardInterrupt:
-        print("interrupted; finished clips are cached, run again to resume", file=sys.stderr)
-        sys.exit(130)
+        log.info("details:", exc_info=exc)
+        print(f"error: {_one_line(str(exc))}", file=sys.stderr)
+        sys.exit(1 if isinstance(exc, MediaError | FeatureError) else 2)
+    except Exception as exc:  # a bug: say what, keep the traceback for -v
+        log.info("details:", exc_info=exc)
+        print(f"internal error: {type(exc).__name__}: {_one_line(str(exc))} (run with -v for "
+              "the traceback)", file=sys.stderr)
+        sys.exit(1)
+
+
+def _uar_lines(scores: dict[str, Any], title: str = "UAR (actor-grouped CV):") -> str:
+    lines = [title]
+    for name, value in scores["uar"].items():
+        folds = scores.get("uar_folds", {}).get(name)
+        spread = ""
+        if folds and len(folds) > 1:
+            spread = f"  ± {statistics.stdev(folds) * 100:4.1f} across {len(folds)} folds"
+        lines.append(f"  {name:<6} {value * 100:5.1f}%{spread}")
+    return "\n".join(lines)
 
 
 # -- commands -----------------------------------------------------------------------------
 @app.command()
 def synth(
     out: Annotated[Path, typer.Argument(help="Folder to write the dataset to.")],
-    actors: Annotated[int, typer.Option(min=1, help="Labelled actors.")] = 6,
-    takes: Annotated[int, typer.Option(min=1, help="Takes per actor and emotion.")] = 3,
-    test_actors: Annotated[int, typer.Option(min=0, help="Actors of frames_TEST*.")] = 1,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    overwrite: Annotated[bool, typer.Option(
-        "--overwrite", help="Replace a dataset already in OUT.")] = False,
+    actors: Annotated[int, _opt("--actors", min=1)] = 6,
+    takes: Annotated[int, _opt("--takes", min=1)] = 3,
+    test_actors: Annotated[int, _opt("--test-actors", min=0)] = 1,
+    seed: Annotated[int, _opt("--seed", help="Random seed.")] = 0,
+    overwrite: Annotated[bool, _opt("--overwrite/--no-overwrite")] = False,
 ) -> None:
     """Write a synthetic dataset in the FG-2020 challenge layout (videos with sound,
     Kinect skeletons, descriptors).
 
     Example: emo synth demo --actors 6 --takes 3
     """
-    from emo.synth import synthesise
-
     try:
-        path = synthesise(out, actors=actors, takes=takes, test_actors=test_actors, seed=seed,
-                          progress=not (STATE.quiet or STATE.json), overwrite=overwrite)
+        path = api.synthesise(out, actors=actors, takes=takes, test_actors=test_actors,
+                              seed=seed, progress=not (STATE.quiet or STATE.json),
+                              overwrite=overwrite)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
     _say(f"wrote {path}")
@@ -219,287 +458,245 @@ def synth(
 
 
 @app.command()
+@_grouped
 def index(
-    data: DataArgs,
-    output: Annotated[Path, typer.Option("-o", "--output", help="Manifest CSV to write.")],
-    labels: LabelsOpt = None,
-    speaker_pattern: SpeakerOpt = None,
+    source: _MediaData,
+    output: Annotated[Path, _opt("-o", "--output", help="Manifest CSV to write.")],
 ) -> None:
-    """Read datasets into one manifest CSV (id, actor, label, media, segments).
+    """Read datasets (and loose media files) into one manifest CSV (id, actor, label, media,
+    segments).
 
     Example: emo index ../corpora/ravdess -o ravdess.csv
     """
-    from emo import api
-
     problems: list[EmoError] = []
-    clips = api.index(data, out=output, problems=problems,
-                      **_layout(labels, speaker_pattern))
-    for problem in problems:
-        print(f"skipped: {problem}", file=sys.stderr)
+    clips = api.index(source.data, out=output, problems=problems, **source.options())
     _say(f"{len(clips)} clips -> {output}")
     _result({"clips": len(clips), "manifest": str(output), "problems": [str(p) for p in problems]})
-    raise typer.Exit(1 if problems else 0)
+    _finish(problems, "item(s) skipped")
 
 
 @app.command()
+@_grouped
 def extract(
-    data: DataArgs,
-    cache: CacheOpt = Path("cache"),
-    jobs: JobsOpt = 1,
-    modality: ModalityOpt = None,
-    retry_failed: Annotated[bool, typer.Option(
-        "--retry-failed", help="Retry clips that failed in an earlier run.")] = False,
-    dask: Annotated[str | None, typer.Option(
-        "--dask", help="Run on a Dask cluster: scheduler address, or local:N.")] = None,
-    body_source: BodySourceOpt = "auto",
-    audio_features: AudioSetOpt = None,
-    face_fps: FaceFpsOpt = None,
-    face_features: FaceExtractorOpt = None,
-    labels: LabelsOpt = None,
-    speaker_pattern: SpeakerOpt = None,
+    source: _MediaData,
+    work: _Work,
+    extraction: _Extraction,
+    retry_failed: Annotated[bool, _opt("--retry-failed/--no-retry-failed")] = False,
+    dask: Annotated[str | None, _opt("--dask")] = None,
 ) -> None:
     """Extract features of every clip into the cache (resumable; cached clips are skipped).
 
-    Example: emo extract demo -j 2 --modality audio,face
+    Example: emo extract demo -j 2 --modality audio,face; emo extract clip.mp4 --skeleton
+    clip_kinect.txt
     """
-    from emo import api
-
+    modalities, extractors = extraction.modalities(), extraction.extractors()
     with _progress("extracting") as progress:
-        report = api.extract(data, modalities=_modalities(modality), cache=cache, n_jobs=jobs,
+        report = api.extract(source.data, modalities=modalities, extractors=extractors,
                              retry_failed=retry_failed, progress=progress, dask=dask,
-                             extractors=_extractor_options(body_source, audio_features,
-                                                           face_fps, face_features),
-                             **_layout(labels, speaker_pattern))
+                             **work.options(), **source.options())
     _say(f"{report.computed} computed, {report.cached} cached, {len(report.failures)} failed "
-         f"(cache: {cache})")
+         f"(cache: {work.cache})")
     _result({"computed": report.computed, "cached": report.cached,
              "failures": [vars(f) for f in report.failures]})
-    raise typer.Exit(_failures(report))
+    _finish(report.failures)
 
 
 @app.command("features")
+@_grouped
 def features_cmd(
-    data: DataArgs,
-    output: Annotated[Path, typer.Option("-o", "--output",
-                                         help="Table to write (.parquet or .csv).")],
-    cache: CacheOpt = Path("cache"),
-    jobs: JobsOpt = 1,
-    modality: ModalityOpt = None,
-    body_source: BodySourceOpt = "auto",
-    audio_features: AudioSetOpt = None,
-    face_fps: FaceFpsOpt = None,
-    face_features: FaceExtractorOpt = None,
-    labels: LabelsOpt = None,
-    speaker_pattern: SpeakerOpt = None,
+    source: _MediaData,
+    work: _Work,
+    extraction: _Extraction,
+    output: Annotated[Path, _opt("-o", "--output", help="Table to write (.parquet or .csv).")],
 ) -> None:
     """Write one joined table: id, actor, label, then every feature column.
 
     Example: emo features demo -o features.parquet
     """
-    from emo import api
-
+    modalities, extractors = extraction.modalities(), extraction.extractors()
     with _progress("extracting") as progress:
-        feats = api.features(data, modalities=_modalities(modality), cache=cache, n_jobs=jobs,
-                             progress=progress,
-                             extractors=_extractor_options(body_source, audio_features,
-                                                           face_fps, face_features),
-                             **_layout(labels, speaker_pattern))
+        feats = api.features(source.data, modalities=modalities, extractors=extractors,
+                             progress=progress, **work.options(), **source.options())
     frame = feats.frame()
-    output.parent.mkdir(parents=True, exist_ok=True)
-    if output.suffix.lower() == ".csv":
-        frame.to_csv(output)
-    else:
-        frame.to_parquet(output)
+    api.write_table(frame, output)
     _say(f"{frame.shape[0]} clips x {frame.shape[1] - 2} features -> {output}")
     _result({"rows": frame.shape[0], "columns": frame.shape[1], "output": str(output)})
-    raise typer.Exit(_failures(feats.report))
+    _finish(feats.report.failures)
 
 
 @app.command("import")
 def import_cmd(
     table: Annotated[Path, typer.Argument(help="Clip-level feature table (CSV or Parquet).")],
-    modality: Annotated[str, typer.Option("--modality", "-m",
-                                          help="Modality of the features.")] = "face",
-    output: Annotated[Path, typer.Option("-o", "--output", help="Manifest CSV to write.")] = Path(
+    modality: Annotated[str, _opt("--modality", "-m", help="Modality of the features.")] = "face",
+    output: Annotated[Path, _opt("-o", "--output", help="Manifest CSV to write.")] = Path(
         "imported.csv"),
     cache: CacheOpt = Path("cache"),
-    id_column: Annotated[str, typer.Option(help="Clip id column.")] = "id",
-    actor_column: Annotated[str, typer.Option(help="Actor column.")] = "actor",
-    label_column: Annotated[str, typer.Option(help="Label column (optional).")] = "label",
-    drop_columns: Annotated[str, typer.Option(
-        help="Comma-separated metadata columns that must not become features.")] = "",
+    id_column: Annotated[str, _opt("--id-column")] = "id",
+    actor_column: Annotated[str, _opt("--actor-column")] = "actor",
+    label_column: Annotated[str, _opt("--label-column")] = "label",
+    drop_columns: Annotated[str, _opt("--drop-columns")] = "",
     labels: LabelsOpt = None,
-    actor_format: Annotated[str | None, typer.Option(
-        help="Python format for actor values, e.g. '{:02d}' to turn 1 into '01'.")] = None,
+    actor_format: Annotated[str | None, _opt("--actor-format")] = None,
 ) -> None:
     """Import precomputed clip-level features (OpenFace AUs, kinematics...) into the cache.
+
+    Ids, actors and labels are kept as written (01, 007, NA stay so; an empty cell is
+    missing). Columns of numbers become features; columns holding no number (gender,
+    filename...) are dropped with a warning. Writes a manifest to give with other DATA.
 
     Example: emo import face_au.parquet --modality face --id-column clip_id
     --label-column label7 -o ravdess_face.csv
     """
-    from emo import api
-
-    clips = api.import_table(table, modality=modality, cache=cache, out=output,
+    (modality_name,) = api.parse_modalities(modality)
+    clips = api.import_table(table, modality=modality_name, cache=cache, out=output,
                              id_column=id_column, actor_column=actor_column,
                              label_column=label_column,
                              drop_columns=[c.strip() for c in drop_columns.split(",")
-                                           if c.strip()], actor_format=actor_format,
-                             **({"label_map": _layout(labels)["label_map"]} if labels else {}))
-    _say(f"imported {len(clips)} clips ({modality}) -> {output}")
+                                           if c.strip()], labels=labels,
+                             actor_format=actor_format)
+    _say(f"imported {len(clips)} clips ({modality_name}) -> {output}")
     _result({"clips": len(clips), "manifest": str(output)})
 
 
 @app.command()
+@_grouped
 def fit(
-    data: DataArgs,
-    output: Annotated[Path, typer.Option("-o", "--output", help="Model folder to write.")] = Path(
+    source: _Data,
+    work: _Work,
+    extraction: _Extraction,
+    settings: _FitSettings,
+    output: Annotated[Path, _opt("-o", "--output", help="Model folder to write.")] = Path(
         "model"),
-    cache: CacheOpt = Path("cache"),
-    jobs: JobsOpt = 1,
-    modality: ModalityOpt = None,
-    config: Annotated[Path | None, typer.Option(
-        "--config", help="fit.toml: models, CV protocol, seed, extractor settings.")] = None,
-    folds: Annotated[int | None, typer.Option(help="Outer actor-grouped folds.")] = None,
-    loso: Annotated[bool, typer.Option("--loso", help="Leave-one-actor-out CV.")] = False,
-    seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
-    backend: Annotated[str | None, typer.Option(help="lightgbm or xgboost.")] = None,
-    meta: Annotated[str | None, typer.Option(help="Fusion: logreg, gbm or average.")] = None,
-    infer_actors: Annotated[bool | None, typer.Option(
-        "--infer-actors/--no-infer-actors",
-        help="Group clips without an actor (frames_TEST*) into inferred pseudo-actors for "
-        "per-actor normalisation (default: on).")] = None,
-    body_source: BodySourceOpt = "auto",
-    audio_features: AudioSetOpt = None,
-    face_fps: FaceFpsOpt = None,
-    face_features: FaceExtractorOpt = None,
-    labels: LabelsOpt = None,
-    speaker_pattern: SpeakerOpt = None,
 ) -> None:
     """Cross-validate (grouped by actor) and fit per-modality models + stacked fusion.
 
-    Prints UAR per modality and fused; writes the bundle, metrics.json and report.html.
+    Settings come from --config (fit.toml) and the flags; a flag wins over the file. Bad
+    settings exit 2 before any extraction. Prints UAR per modality and fused; writes the
+    bundle, metrics.json and report.html.
 
-    Example: emo fit demo -o model -j 2
+    Example: emo fit demo -o model -j 2 --config fit.toml --no-loso --face-fps 10
     """
-    from emo import api
-
-    cfg = api.FitConfig.from_toml(config) if config else api.FitConfig()
-    for name, value in (("n_splits", folds), ("seed", seed), ("backend", backend),
-                        ("meta", meta), ("infer_actors", infer_actors)):
-        if value is not None:
-            setattr(cfg, name, value)
-    cfg.loso = cfg.loso or loso
-    if not cfg.extractors:
-        cfg.extractors = _extractor_options(body_source, audio_features, face_fps,
-                                            face_features)
+    config = settings.read(extraction.extractors())
+    modalities = extraction.modalities()
     with _progress("extracting") as progress:
-        result = api.fit(data, out=output, modalities=_modalities(modality), cache=cache,
-                         n_jobs=jobs, config=cfg, progress=progress,
-                         **_layout(labels, speaker_pattern))
+        result = api.fit(source.data, out=output, config=config, modalities=modalities,
+                         progress=progress, **work.options(), **source.options())
     _say(_uar_lines(result.metrics))
     _say(f"model -> {output}  (report: {output / 'report.html'})")
     _result({"model": str(output), "uar": result.metrics["uar"],
              "failures": [vars(f) for f in result.report.failures]})
-    raise typer.Exit(_failures(result.report))
-
-
-def _uar_lines(metrics: dict[str, Any], title: str = "UAR (actor-grouped CV):") -> str:
-    lines = [title]
-    for name, value in metrics["uar"].items():
-        folds = metrics.get("uar_folds", {}).get(name)
-        spread = ""
-        if folds and len(folds) > 1:
-            import statistics
-
-            spread = f"  ± {statistics.stdev(folds) * 100:4.1f} across {len(folds)} folds"
-        lines.append(f"  {name:<6} {value * 100:5.1f}%{spread}")
-    return "\n".join(lines)
+    _finish(result.report.failures)
 
 
 @app.command()
+@_grouped
 def predict(
-    model: Annotated[Path, typer.Argument(help="Model folder written by emo fit.")],
-    data: DataArgs,
-    output: Annotated[Path, typer.Option("-o", "--output", help="Predictions CSV.")] = Path(
+    model: ModelArg,
+    source: _MediaData,
+    work: _Work,
+    window: Annotated[float | None, _opt("--window")] = None,
+    hop: Annotated[float | None, _opt("--hop")] = None,
+    output: Annotated[Path, _opt("-o", "--output", help="Predictions CSV.")] = Path(
         "predictions.csv"),
-    cache: CacheOpt = Path("cache"),
-    jobs: JobsOpt = 1,
-    skeleton: Annotated[Path | None, typer.Option(
-        "--skeleton", help="Kinect file for a single loose media file.")] = None,
 ) -> None:
-    """Predict clips: id, pred_<modality>, fused pred and proba_<class> per clip.
+    """Predict clips: id, pred_<modality>, fused pred and proba_<class> per clip (or per
+    window with --window). The model's own extractors are used.
 
-    DATA may also be loose media files (video or audio) with no layout or manifest.
+    Exits 1 naming each clip (or window) without a prediction and why; the others are
+    written.
 
-    Example: emo predict model demo -o predictions.csv;
-    emo predict model clip.mp4 --skeleton clip_kinect.txt
+    Example: emo predict model demo -o predictions.csv; emo predict model clip.mp4
+    --skeleton clip_kinect.txt; emo predict model long.mp4 --window 2 --hop 1 -o windows.csv
     """
-    from emo import api
+    bundle = api.load_model(model)
+    if window is None:
+        with _progress("extracting") as progress:
+            result = api.predict(bundle, source.data, progress=progress, **work.options(),
+                                 **source.options())
+        frame, failures = result.frame, result.report.failures
+    else:
+        frame, failures = _predict_windows(bundle, source, work, window, hop)
+    api.write_table(frame, output, index=False)
+    _say(f"{len(frame)} predictions -> {output}")
+    _result({"predictions": str(output), "rows": len(frame),
+             "failures": [str(f) for f in failures]})
+    _finish(failures, "clip(s) or window(s) without a prediction" if window else
+            "clip(s) could not be read")
 
-    source: Any = data
-    if all(api.is_media_file(p) for p in data):
-        source = api.clips_from_files(data, skeleton=skeleton)
-    elif skeleton is not None:
-        raise typer.BadParameter("--skeleton goes with a loose media file", param_hint="--skeleton")
-    with _progress("extracting") as progress:
-        result = api.predict(model, source, cache=cache, n_jobs=jobs, progress=progress)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    result.frame.to_csv(output, index=False)
-    _say(f"{len(result.frame)} predictions -> {output}")
-    _result({"predictions": str(output), "rows": len(result.frame)})
-    raise typer.Exit(_failures(result.report))
+
+def _predict_windows(bundle: Any, source: _MediaData, work: _Work, window: float,
+                     hop: float | None) -> tuple[Any, list[str]]:
+    """Windowed predictions of every media file, and the windows (or files) without one."""
+    import pandas as pd
+
+    not_media = [str(p) for p in source.data if not api.is_media_file(p)]
+    if not_media:
+        raise ConfigError(f"--window predicts media files; not an audio or video file: "
+                          f"{', '.join(not_media)}")
+    frames, failures = [], []
+    for media in source.data:
+        try:
+            with _progress(f"{media.name}: windows") as progress:
+                result = api.predict_windows(bundle, media, window=window, hop=hop,
+                                             skeleton=source.skeleton, progress=progress,
+                                             **work.options())
+        except MediaError as exc:
+            failures.append(str(exc))
+            continue
+        frames.append(result.frame)
+        done = set(result.frame["id"])
+        for failure in result.report.failures:
+            if failure.clip_id in done:  # predicted from its other modalities
+                log.info("%s", failure)
+            else:
+                failures.append(str(failure))
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        columns=["id", "start", "end", "pred"])
+    return frame, failures
 
 
 @app.command()
+@_grouped
 def evaluate(
-    model: Annotated[Path, typer.Argument(help="Model folder written by emo fit.")],
-    data: DataArgs,
-    output: Annotated[Path, typer.Option("-o", "--output", help="Folder for evaluation.json "
-                                         "and the report.")] = Path("evaluation"),
-    cache: CacheOpt = Path("cache"),
-    jobs: JobsOpt = 1,
+    model: ModelArg,
+    source: _Data,
+    work: _Work,
+    output: Annotated[Path, _opt("-o", "--output", help="Folder for evaluation.json and the "
+                                                        "report.")] = Path("evaluation"),
 ) -> None:
     """Score a fitted model on labelled data it has not seen: UAR, per-class recall,
     confusion matrices per modality and fused (JSON + HTML report).
 
     Example: emo evaluate model heldout_data -o evaluation
     """
-    from emo import api
-
     with _progress("extracting") as progress:
-        summary = api.evaluate(model, data, out=output, cache=cache, n_jobs=jobs,
-                               progress=progress)
+        summary = api.evaluate(model, source.data, out=output, progress=progress,
+                               **work.options(), **source.options())
     _say(_uar_lines(summary, "UAR (held-out data):"))
     _say(f"report -> {output / 'report.html'}")
     _result(summary)
-    raise typer.Exit(1 if summary["failures"] else 0)
+    _finish(summary["failures"])
 
 
 @app.command()
-def report(
-    model: Annotated[Path, typer.Argument(help="Model folder written by emo fit.")],
-) -> None:
+def report(model: ModelArg) -> None:
     """Print a fitted model's cross-validated scores and timings; the full report is
     MODEL/report.html (written by emo fit; emo evaluate writes one for held-out data).
 
     Example: emo report model
     """
-    path = model / "metrics.json"
-    try:
-        metrics = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise EmoError("no readable metrics.json: run emo fit first", path) from exc
-    _say(_uar_lines(metrics))
-    for stage, seconds in metrics.get("timings", {}).items():
+    summary = api.model_summary(model)
+    _say(_uar_lines(summary))
+    for stage, seconds in summary.get("timings", {}).items():
         _say(f"  {stage:<24} {seconds:8.1f} s")
     _say(f"report: {model / 'report.html'}")
-    _result(metrics)
+    _result(summary)
 
 
 @app.command()
 def factsheet(
-    model: Annotated[Path, typer.Argument(help="Model folder written by emo fit.")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Markdown file to write.")] = Path(
+    model: ModelArg,
+    output: Annotated[Path, _opt("-o", "--output", help="Markdown file to write.")] = Path(
         "factsheet.md"),
 ) -> None:
     """Draft the challenge FactSheet (Markdown) from a fitted model: features, models,
@@ -507,65 +704,54 @@ def factsheet(
 
     Example: emo factsheet model -o factsheet.md
     """
-    from emo.factsheet import write_factsheet
-
-    path = write_factsheet(model, output)
+    path = api.write_factsheet(model, output)
     _say(f"factsheet -> {path}")
     _result({"factsheet": str(path)})
 
 
 @app.command()
+@_grouped
 def submit(
-    model: Annotated[Path | None, typer.Argument(help="Model folder written by emo fit.")] = None,
-    data: Annotated[list[Path] | None, typer.Argument(
-        help="Challenge dataset folder(s) or manifest(s).", show_default=False)] = None,
-    phase: Annotated[str, typer.Option(help="valid (every descriptor) or test "
-                                            "(frames_TEST*).")] = "test",
-    output: Annotated[Path, typer.Option("-o", "--output", help="ZIP to write.")] = Path(
+    model: Annotated[Path | None, _arg("MODEL")] = None,
+    source: _OptionalData = _OptionalData(),
+    work: _Work = _Work(),
+    phase: Annotated[str, _opt("--phase")] = "test",
+    check: Annotated[Path | None, _opt("--check")] = None,
+    output: Annotated[Path, _opt("-o", "--output", help="ZIP to write.")] = Path(
         "submission.zip"),
-    cache: CacheOpt = Path("cache"),
-    jobs: JobsOpt = 1,
-    check: Annotated[Path | None, typer.Option(
-        "--check", help="Only validate an existing submission ZIP.")] = None,
 ) -> None:
     """Write (and re-validate) the challenge submission ZIP, or --check an existing one.
 
-    Example: emo submit model demo --phase test -o submission.zip
-    """
-    from emo import submission
+    A descriptor that cannot be read gets the most frequent training class; it is named
+    on stderr and the exit code is 1.
 
+    Example: emo submit model demo --phase test -o submission.zip; emo submit --check
+    submission.zip
+    """
     if check is not None:
-        answers = submission.check(check)
+        answers = api.check_submission(check)
         _say(f"{check}: valid, {len(answers)} predictions")
         _result({"valid": True, "predictions": len(answers)})
         return
-    if model is None or not data:
+    if model is None or not source.data:
         raise typer.BadParameter("give MODEL and DATA (or --check FILE.zip)")
-    from emo import api
-
     with _progress("extracting") as progress:
-        path, result = api.submit(model, data, phase=phase, out=output, cache=cache,
-                                  n_jobs=jobs, progress=progress)
+        path, result = api.submit(model, source.data, phase=phase, out=output,
+                                  progress=progress, **work.options(), **source.options())
     _say(f"{len(result.frame)} predictions -> {path} (validated)")
     _result({"submission": str(path), "predictions": len(result.frame)})
-    raise typer.Exit(_failures(result.report))
+    _finish(result.report.failures)
 
 
 @app.command()
-def audit(
-    data: DataArgs,
-    labels: LabelsOpt = None,
-    speaker_pattern: SpeakerOpt = None,
-) -> None:
+@_grouped
+def audit(source: _Data) -> None:
     """Report leakage risks: how well recording names, their order in a session or take
     times alone predict the labels (they must never be features or normalisation groups).
 
     Example: emo audit demo
     """
-    from emo import api
-    from emo.audit import audit as run_audit
-
-    findings = run_audit(api.index(data, **_layout(labels, speaker_pattern)))
+    findings = api.audit(source.data, **source.options())
     for f in findings:
         line = f"{f.level.upper():<8} {f.cue}: {f.message}"
         if f.level == "warning":
@@ -581,9 +767,7 @@ def cache_info(cache: CacheOpt = Path("cache")) -> None:
 
     Example: emo cache info --cache cache
     """
-    from emo.features import cache as cache_mod
-
-    info = cache_mod.FeatureCache(cache).info()
+    info = api.cache_info(cache)
     for name, stats in info["extractors"].items():
         _say(f"{name:<30} {stats['entries']:>7} entries  {stats['bytes'] / 1e6:8.1f} MB")
     _say(f"{info['failed']} failed entries, {info['bytes'] / 1e6:.1f} MB in all")
@@ -596,14 +780,10 @@ def cache_verify(cache: CacheOpt = Path("cache")) -> None:
 
     Example: emo cache verify --cache cache
     """
-    from emo.features.cache import FeatureCache
-
-    bad = FeatureCache(cache).verify()
-    for path in bad:
-        print(f"removed bad entry {path}", file=sys.stderr)
+    bad = api.cache_verify(cache)
     _say(f"{len(bad)} bad entries removed")
     _result({"removed": [str(p) for p in bad]})
-    raise typer.Exit(1 if bad else 0)
+    _finish([f"removed bad entry {p}" for p in bad], "bad cache entries")
 
 
 @cache_app.command("prune")
@@ -612,52 +792,29 @@ def cache_prune(cache: CacheOpt = Path("cache")) -> None:
 
     Example: emo cache prune --cache cache
     """
-    from emo.features.base import available_extractors, get_extractor
-    from emo.features.cache import FeatureCache
-
-    current = {}
-    for modality, names in available_extractors().items():
-        if modality != "table":
-            for name in names:
-                current[name] = get_extractor(modality, name).version
-    removed = FeatureCache(cache).prune(current)
+    removed = api.cache_prune(cache)
     for folder in removed:
         _say(f"removed {folder}")
     _result({"removed": [str(p) for p in removed]})
 
 
 @app.command()
+@_grouped
 def serve(
-    model: Annotated[Path | None, typer.Option("--model", help="Fitted model folder for "
-                                               "/predict.")] = None,
-    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    limits: _Limits,
+    model: Annotated[Path | None, _opt("--model")] = None,
+    host: Annotated[str, _opt("--host")] = "127.0.0.1",
+    port: Annotated[int, _opt("--port")] = 8000,
     cache: CacheOpt = Path("cache"),
-    workers: Annotated[int, typer.Option(min=1, help="Extraction worker processes.")] = 1,
-    max_upload_mb: Annotated[float, typer.Option(
-        "--max-upload-mb", min=0.001,
-        help="Largest upload (all files of a request), in MB; larger gets 413.")] = 200.0,
-    max_duration: Annotated[float, typer.Option(
-        "--max-duration", min=0.1,
-        help="Longest media accepted, in seconds; longer gets 422.")] = 600.0,
-    timeout: Annotated[float, typer.Option(
-        "--timeout", min=0.1,
-        help="Longest time a request may take, queueing included, in seconds; then 504.")
-    ] = 120.0,
-    max_queue: Annotated[int, typer.Option(
-        "--max-queue", min=0, help="Requests that may wait for a busy worker; more get 503.")
-    ] = 16,
 ) -> None:
     """Serve extraction and prediction over HTTP (FastAPI; docs at /docs, a drop-a-clip page
-    at /). Binds to 127.0.0.1 unless told otherwise.
+    with a timeline of windowed predictions at /). Binds to 127.0.0.1 unless told otherwise.
 
-    Example: emo serve --model model --port 8000
+    Example: emo serve --model model --port 8000 --workers 2 --max-upload-mb 50
     """
     from emo.serve import run_server
 
-    run_server(model=model, host=host, port=port, cache=cache, workers=workers,
-               max_upload_mb=max_upload_mb, max_duration_s=max_duration, timeout_s=timeout,
-               max_queue=max_queue)
+    run_server(model=model, host=host, port=port, cache=cache, **limits.options())
 
 
 if __name__ == "__main__":  # pragma: no cover

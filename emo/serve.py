@@ -11,21 +11,23 @@ Endpoints
     the joined table as Parquet when the request has ``Accept: application/vnd.apache.parquet``.
 ``POST /predict``
     Same inputs, with the model given at start: class probabilities per modality and fused,
-    the fused class and the model's top features with this clip's values; ``?window=2.0``
-    adds predictions for consecutive 2-second windows of a long recording.
-``GET /health``, ``GET /version``, ``GET /docs`` (OpenAPI), ``GET /`` (a page to drop a clip on).
+    the fused class and the model's top features with this clip's values;
+    ``?window=2&hop=1`` adds the predictions of sliding windows (:func:`emo.api.predict_windows`,
+    the function behind ``emo predict --window``).
+``GET /health``, ``GET /version``, ``GET /docs`` (OpenAPI), ``GET /`` (a page to drop a clip
+on, drawing windowed predictions as a timeline).
 
-Extraction runs in a pool of ``workers`` processes (MediaPipe graphs are not thread-safe,
-so each process builds its own); at most ``workers`` jobs run at once, at most
-``max_queue`` more wait, further requests get ``503``. Uploads live in a temporary
-folder (``emo-upload-*``) removed when the job that reads them ends, even after a
-timeout. Errors: ``413`` upload too large, ``415`` unsupported media type, ``422``
-unreadable or too long media (with the extractor's message), ``503`` busy, ``504``
+Work runs in a pool of ``workers`` processes (MediaPipe graphs are not thread-safe, so each
+process builds its own; each loads the model once); at most ``workers`` jobs run at once,
+at most ``max_queue`` more wait, further requests get ``503``. Uploads live in a temporary
+folder (``emo-upload-*``) removed when the job that reads them ends, even after a timeout.
+Errors: ``413`` upload too large, ``415`` unsupported media type, ``422`` unreadable or too
+long media, or no modality readable (with the file and the reason), ``503`` busy, ``504``
 timeout.
 
 Examples
 --------
->>> app = create_app(None, cache="cache", workers=1)
+>>> app = create_app(None, cache="cache")
 >>> sorted(r.path for r in app.routes if r.path in ("/extract", "/predict", "/health"))
 ['/extract', '/health', '/predict']
 """
@@ -44,10 +46,10 @@ import multiprocessing
 import re
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
@@ -56,10 +58,9 @@ from fastapi import FastAPI, File, HTTPException, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from emo import __version__, api
-from emo.data.clip import Clip
-from emo.errors import EmoError, MediaError
+from emo.errors import EmoError
 
-__all__ = ["PARQUET", "create_app", "run_server", "window_bounds"]
+__all__ = ["MIN_WINDOW", "PARQUET", "UPLOAD_PREFIX", "create_app", "run_server"]
 
 log = logging.getLogger("emo")
 
@@ -67,7 +68,7 @@ log = logging.getLogger("emo")
 PARQUET = "application/vnd.apache.parquet"
 #: Prefix of the temporary upload folders.
 UPLOAD_PREFIX = "emo-upload-"
-#: Shortest ``window`` accepted by ``/predict``, in seconds.
+#: Shortest ``window`` and ``hop`` accepted by ``/predict``, in seconds.
 MIN_WINDOW = 0.5
 #: Top features of each modality shown with a prediction.
 TOP_FEATURES = 5
@@ -75,99 +76,130 @@ _MEDIA_SUFFIXES = frozenset(api.AUDIO_SUFFIXES + api.VIDEO_SUFFIXES)
 
 
 # -- work done in the worker processes ---------------------------------------------------
-def _warm_worker() -> dict[str, dict[str, Any]]:
-    """Import every extractor once (the first request then pays no import) and return
-    the identities of the default extractors, for ``/version``."""
-    return {m: e.identity() for m, e in api.make_extractors().items()}
+@dataclass(frozen=True)
+class _Upload:
+    """The uploaded files, in a temporary folder of their own."""
+
+    folder: Path
+    media: Path
+    skeleton: Path | None
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _public(text: str) -> str:
+    """A message without the server's upload folders (also those of earlier uploads of the
+    same content, named by failures the cache remembers)."""
+    return re.sub(rf"{re.escape(tempfile.gettempdir())}/{UPLOAD_PREFIX}[^/]+/", "", text)
 
 
 @dataclass(frozen=True)
 class _Job:
-    """What a worker needs: the uploaded files, the cache and the options."""
+    """What a worker needs: the upload, the cache and the options."""
 
-    media: Path
-    skeleton: Path | None
+    upload: _Upload
     cache: Path
     modalities: tuple[str, ...] | None = None
-    windows: tuple[tuple[float, float], ...] = ()
+    window: float | None = None
+    hop: float | None = None
+
+    def failures(self, failures: list[Any]) -> list[dict[str, str]]:
+        """Failures as JSON, without the server's folders."""
+        return [{"id": f.clip_id, "modality": f.modality,
+                 "reason": _public(f.reason)} for f in failures]
+
+
+@functools.cache
+def _bundle(model: Path) -> Any:
+    """The model, loaded once per worker process."""
+    return api.load_model(model)
+
+
+def _warm_worker(model: Path | None) -> dict[str, dict[str, Any]]:
+    """Import every extractor (and load the model) once, so the first request pays no
+    import; the identities of the default extractors, for ``/version``."""
+    if model is not None:
+        _bundle(model)
+    return {m: e.identity() for m, e in api.make_extractors().items()}
 
 
 def _extract_job(job: _Job) -> dict[str, Any]:
     """Worker: features of the uploaded clip (through the cache)."""
-    clips = api.clips_from_files([job.media], skeleton=job.skeleton)
-    feats = api.features(clips, modalities=job.modalities, cache=job.cache)
-    return {"frame": feats.frame(), "failures": _failures(feats.report.failures),
+    feats = api.features([job.upload.media], skeleton=job.upload.skeleton,
+                         modalities=job.modalities, cache=job.cache)
+    return {"frame": feats.frame(), "failures": job.failures(feats.report.failures),
             "computed": feats.report.computed, "cached": feats.report.cached}
 
 
-@functools.cache
-def _loaded_model(model_dir: Path) -> tuple[Any, dict[str, Any], dict[str, Any]]:
-    """The bundle, loaded once per worker process."""
-    return api.load_model(model_dir)
+def _predict_job(job: _Job, model: Path) -> dict[str, Any]:
+    """Worker: the answer of ``/predict`` (whole clip, and windows when asked).
 
-
-def _predict_job(job: _Job, model_dir: Path, top: Mapping[str, Sequence[str]]) -> dict[str, Any]:
-    """Worker: predictions of the uploaded clip and of its windows (through the cache)."""
-    from emo.features.cache import FeatureCache
-    from emo.features.extract import collect
-
-    (clip,) = api.clips_from_files([job.media], skeleton=job.skeleton)
-    clips = [clip, *(_window_clip(clip, t0, t1) for t0, t1 in job.windows)]
-    prediction = api.predict_loaded(_loaded_model(model_dir), clips, cache=job.cache)
-    tables = collect(prediction.report.tasks, FeatureCache(job.cache))
-    values = {name: float(tables[m].at[clip.id, name]) for m, names in top.items()
-              if m in tables and clip.id in tables[m].index for name in names}
-    return {"id": clip.id, "probabilities": prediction.probabilities,
-            "failures": _failures(prediction.report.failures), "values": values}
-
-
-def _window_clip(clip: Clip, t0: float, t1: float) -> Clip:
-    """The clip restricted to ``[t0, t1)`` seconds (Kinect rows at the nominal 30 fps,
-    counted from the start of the media)."""
-    from emo.data.skeleton import KINECT_FPS
-
-    rows = {}
-    if clip.skeleton is not None:
-        rows = {"skeleton_start": round(t0 * KINECT_FPS),
-                "skeleton_end": max(round(t0 * KINECT_FPS), round(t1 * KINECT_FPS) - 1)}
-    return replace(clip, id=f"{clip.id}@{t0:.1f}", start=t0, end=t1, **rows)
-
-
-def _failures(failures: Sequence[Any]) -> list[dict[str, str]]:
-    return [{"id": f.clip_id, "modality": f.modality, "reason": f.reason} for f in failures]
-
-
-# -- pure helpers ------------------------------------------------------------------------
-def window_bounds(duration: float, window: float) -> list[tuple[float, float]]:
-    """Consecutive windows covering a recording; a last part shorter than half a window
-    is dropped, a longer one is kept as a shorter window.
-
-    Parameters
-    ----------
-    duration
-        Length of the recording in seconds.
-    window
-        Window length in seconds.
-
-    Returns
-    -------
-    list of (start, end)
-
-    Examples
-    --------
-    >>> window_bounds(5.0, 2.0)
-    [(0.0, 2.0), (2.0, 4.0), (4.0, 5.0)]
-    >>> window_bounds(4.9, 2.0)
-    [(0.0, 2.0), (2.0, 4.0)]
+    Raises
+    ------
+    EmoError
+        When no modality of the clip can be read (the message names the file and why).
     """
-    bounds = []
-    n = 0
-    while (t0 := n * window) + window / 2 <= duration + 1e-9:
-        bounds.append((round(t0, 6), round(min(t0 + window, duration), 6)))
-        n += 1
-    return bounds
+    bundle = _bundle(model)
+    media, skeleton = job.upload.media, job.upload.skeleton
+    prediction = api.predict(bundle, [media], skeleton=skeleton, cache=job.cache)
+    failures = job.failures(prediction.report.failures)
+    if prediction.frame.empty:  # the reasons name the file
+        raise EmoError("; ".join(f["reason"] for f in failures))
+    row = prediction.frame.iloc[0]
+    clip_id = str(row["id"])
+    modalities = {m: _probabilities(p.loc[clip_id]) for m, p in prediction.probabilities.items()
+                  if m != "fused" and clip_id in p.index}
+    answer = {"id": clip_id, "class": str(row["pred"]), "fused": _fused(row, bundle.classes),
+              "modalities": modalities, "failures": failures,
+              "top_features": _top_features(bundle, prediction.features.loc[clip_id],
+                                            modalities)}
+    if job.window is not None:
+        windows = api.predict_windows(bundle, media, window=job.window, hop=job.hop,
+                                      skeleton=skeleton, cache=job.cache)
+        answer["windows"] = _windows(windows, bundle)
+        done = set(windows.frame["id"])
+        answer["window_failures"] = [f for f in job.failures(windows.report.failures)
+                                     if f["id"] not in done]
+    return answer
 
 
+def _fused(row: Mapping[str, Any], classes: list[str]) -> dict[str, float]:
+    """Fused probability of each class, from a row of a prediction frame."""
+    return {c: float(row[f"proba_{c}"]) for c in classes}
+
+
+def _probabilities(row: Any) -> dict[str, Any]:
+    """``{"class", "probabilities"}`` of one row of a modality's class probabilities."""
+    return {"class": str(row.idxmax()),
+            "probabilities": {str(c): float(p) for c, p in row.items()}}
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if math.isfinite(value) else None
+
+
+def _top_features(bundle: Any, values: Any, modalities: Mapping[str, Any]
+                  ) -> list[dict[str, Any]]:
+    """The model's most important features of the modalities the clip has, with the
+    clip's values."""
+    return [{"modality": m, "name": str(name), "importance": float(importance),
+             "value": _finite(values[name])}
+            for m, top in bundle.top_features(TOP_FEATURES).items() if m in modalities
+            for name, importance in top.items()]
+
+
+def _windows(prediction: Any, bundle: Any) -> list[dict[str, Any]]:
+    """One item per predicted window: start, end, fused class and probabilities, and each
+    modality's class."""
+    return [{"id": str(w["id"]), "start": float(w["start"]), "end": float(w["end"]),
+             "class": str(w["pred"]), "fused": _fused(w, bundle.classes),
+             "modalities": {m: str(w[f"pred_{m}"]) for m in bundle.modalities
+                            if isinstance(w.get(f"pred_{m}"), str)}}
+            for w in prediction.frame.to_dict("records")]
+
+
+# -- uploads, limits and the worker pool -------------------------------------------------
 def _safe_name(filename: str | None, content_type: str | None, default: str) -> str:
     """A file name safe to create in the upload folder, keeping the stem and suffix;
     a name without suffix gets one from the content type."""
@@ -177,37 +209,6 @@ def _safe_name(filename: str | None, content_type: str | None, default: str) -> 
     return name
 
 
-def _media_duration(path: Path) -> float:
-    """Length of an audio or video file in seconds (0 for a still image).
-
-    Raises
-    ------
-    MediaError
-        When FFmpeg cannot open the file.
-    """
-    from emo.data.video import is_image
-
-    if is_image(path):
-        return 0.0
-    import av
-    import soundfile
-
-    with contextlib.suppress(soundfile.LibsndfileError, RuntimeError, TypeError):
-        return soundfile.info(path).duration  # WAV/FLAC/AIFF/OGG/MP3: a header read
-    try:
-        with av.open(str(path)) as container:
-            if container.duration is not None:
-                return container.duration / av.time_base
-            return max((float(s.duration * s.time_base) for s in container.streams
-                        if s.duration is not None and s.time_base is not None), default=0.0)
-    except (av.FFmpegError, UnicodeDecodeError, ValueError) as exc:
-        raise MediaError(f"not a readable audio or video file: {exc}", path) from None
-
-
-def _finite(value: float) -> float | None:
-    return float(value) if math.isfinite(value) else None
-
-
 def _by_modality(row: Mapping[str, float]) -> dict[str, dict[str, float | None]]:
     out: dict[str, dict[str, float | None]] = {}
     for name, value in row.items():
@@ -215,42 +216,6 @@ def _by_modality(row: Mapping[str, float]) -> dict[str, dict[str, float | None]]
         if sep:
             out.setdefault(modality, {})[name] = _finite(value)
     return out
-
-
-def _probabilities(frame: Any, clip_id: str) -> dict[str, Any] | None:
-    if frame is None or clip_id not in frame.index:
-        return None
-    row = frame.loc[clip_id]
-    return {"class": str(row.idxmax()), "probabilities": {str(c): float(p) for c, p in
-                                                          row.items()}}
-
-
-# -- uploads, limits and the worker pool -------------------------------------------------
-@dataclass(frozen=True)
-class Limits:
-    """What a request may ask for.
-
-    Attributes
-    ----------
-    max_upload_mb
-        Largest request body (all files together), in megabytes (10**6 bytes).
-    max_duration_s
-        Longest media, in seconds.
-    timeout_s
-        Longest time a request may take, queueing included.
-    max_queue
-        Requests allowed to wait for a worker; more are answered ``503``.
-    """
-
-    max_upload_mb: float = 200.0
-    max_duration_s: float = 600.0
-    timeout_s: float = 120.0
-    max_queue: int = 16
-
-    @property
-    def max_bytes(self) -> int:
-        """The upload limit in bytes."""
-        return int(self.max_upload_mb * 1e6)
 
 
 class _TooLarge(Exception):
@@ -318,9 +283,10 @@ class _Pool:
     worker slot freed, when the job really ends (also after the request timed out).
     """
 
-    def __init__(self, workers: int, max_queue: int) -> None:
+    def __init__(self, workers: int, max_queue: int, model: Path | None) -> None:
         self.workers = workers
         self.max_queue = max_queue
+        self.model = model
         self.running = 0
         self.waiting = 0
         self._slots = asyncio.Semaphore(workers)
@@ -330,9 +296,11 @@ class _Pool:
         return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
 
     async def warm(self) -> dict[str, dict[str, Any]]:
-        """Start every worker process (importing the extractors); their identities."""
+        """Start every worker process (importing the extractors, loading the model); the
+        extractors' identities."""
         loop = asyncio.get_running_loop()
-        done = await asyncio.gather(*(loop.run_in_executor(self._executor, _warm_worker)
+        done = await asyncio.gather(*(loop.run_in_executor(self._executor, _warm_worker,
+                                                           self.model)
                                       for _ in range(self.workers)))
         return done[0]
 
@@ -385,21 +353,8 @@ class _Pool:
         self._executor.shutdown(wait=True, cancel_futures=True)
 
 
-@dataclass
-class _Upload:
-    folder: Path
-    media: Path
-    skeleton: Path | None
-
-    def cleanup(self) -> None:
-        shutil.rmtree(self.folder, ignore_errors=True)
-
-    def public(self, text: str) -> str:
-        """A message without the server's temporary folder."""
-        return text.replace(f"{self.folder}/", "")
-
-
-async def _save(file: UploadFile, skeleton: UploadFile | None, limits: Limits) -> _Upload:
+async def _save(file: UploadFile, skeleton: UploadFile | None,
+                limits: api.ServeLimits) -> _Upload:
     """Write the uploads into a fresh temporary folder, checking type and size."""
     folder = Path(tempfile.mkdtemp(prefix=UPLOAD_PREFIX))
     try:
@@ -430,11 +385,12 @@ async def _save(file: UploadFile, skeleton: UploadFile | None, limits: Limits) -
         raise
 
 
-async def _checked_duration(upload: _Upload, limits: Limits) -> float:
+async def _checked_duration(upload: _Upload, limits: api.ServeLimits) -> float:
+    """The media's length, refusing unreadable or too long media with ``422``."""
     try:
-        duration = await asyncio.to_thread(_media_duration, upload.media)
-    except MediaError as exc:
-        raise HTTPException(422, upload.public(str(exc))) from None
+        duration = await asyncio.to_thread(api.media_duration, upload.media)
+    except EmoError as exc:
+        raise HTTPException(422, _public(str(exc))) from None
     if duration > limits.max_duration_s:
         raise HTTPException(422, f"{upload.media.name}: media lasts {duration:.1f} s, longer "
                                  f"than the limit of {limits.max_duration_s:g} s")
@@ -442,20 +398,21 @@ async def _checked_duration(upload: _Upload, limits: Limits) -> float:
 
 
 def _modalities(value: str | None) -> tuple[str, ...] | None:
-    from emo.features.base import MODALITIES
-
-    if not value:
-        return None
-    names = tuple(m.strip() for m in value.split(",") if m.strip())
-    bad = [m for m in names if m not in MODALITIES]
-    if bad or not names:
-        raise HTTPException(422, f"unknown modality {', '.join(bad)}; use "
-                                 f"{','.join(MODALITIES)}")
-    return names
+    try:
+        names = api.parse_modalities(value or None)
+    except EmoError as exc:
+        raise HTTPException(422, str(exc)) from None
+    return tuple(names) if names else None
 
 
 def _wants_parquet(request: Request) -> bool:
     return PARQUET in request.headers.get("accept", "")
+
+
+def _describe(model: Path, bundle: Any) -> dict[str, Any]:
+    """The model as ``/version`` shows it."""
+    return {"path": str(model), "classes": bundle.classes, "modalities": bundle.modalities,
+            "extractors": bundle.extractors, "uar": bundle.scores.get("uar")}
 
 
 # -- the application ---------------------------------------------------------------------
@@ -465,25 +422,25 @@ _SkeletonFile = Annotated[UploadFile | None, File(
 _ModalityList = Annotated[str | None, Query(
     description="Comma-separated modalities (default: every one the upload has).")]
 _Window = Annotated[float | None, Query(
-    ge=MIN_WINDOW, description="Also predict consecutive windows of this many seconds.")]
+    ge=MIN_WINDOW, description="Also predict sliding windows of this many seconds.")]
+_Hop = Annotated[float | None, Query(
+    ge=MIN_WINDOW, description="Step between window starts in seconds (default: the window).")]
 
 
-def create_app(model: Path | None, cache: str | Path, workers: int = 1,
-               max_upload_mb: float = 200, max_duration_s: float = 600,
-               timeout_s: float = 120, max_queue: int = 16) -> FastAPI:
+def create_app(model: Path | None, cache: str | Path,
+               limits: api.ServeLimits | None = None) -> FastAPI:
     """The FastAPI application of ``emo serve``.
 
     Parameters
     ----------
     model
-        A model folder written by ``emo fit`` (loaded once, at start), or ``None``:
-        ``/predict`` then answers ``404``.
+        A model folder written by ``emo fit`` (checked at once, then loaded once by each
+        worker process), or ``None``: ``/predict`` then answers ``404``.
     cache
         The feature cache, shared with the command line.
-    workers
-        Worker processes (jobs running at once).
-    max_upload_mb, max_duration_s, timeout_s, max_queue
-        See :class:`Limits`.
+    limits
+        Workers, upload size, media length, timeout and queue (default:
+        :class:`~emo.settings.ServeLimits` defaults).
 
     Returns
     -------
@@ -494,14 +451,15 @@ def create_app(model: Path | None, cache: str | Path, workers: int = 1,
     BundleError
         When ``model`` is not a loadable bundle (checked at once, not at the first request).
     """
-    limits = Limits(max_upload_mb, max_duration_s, timeout_s, max_queue)
+    limits = limits or api.ServeLimits()
     cache = Path(cache)
-    loaded = _Model.load(model) if model is not None else None
+    model = Path(model) if model is not None else None
+    described = _describe(model, api.load_model(model)) if model is not None else None
     state: dict[str, Any] = {}
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        pool = state["pool"] = _Pool(workers, max_queue)
+        pool = state["pool"] = _Pool(limits.workers, limits.max_queue, model)
         try:
             state["extractors"] = await pool.warm()
             yield
@@ -513,77 +471,76 @@ def create_app(model: Path | None, cache: str | Path, workers: int = 1,
                               "uploaded clips (video with sound, audio, Kinect skeletons).")
     app.add_middleware(_BodyLimit, max_bytes=limits.max_bytes)
 
-    async def in_worker(upload: _Upload, fn: Callable, *args: Any) -> Any:
+    async def in_worker(file: UploadFile, skeleton: UploadFile | None, fn: Callable,
+                        job: dict[str, Any], *args: Any) -> tuple[Any, float]:
+        """Save the upload, check its length, run ``fn(_Job, *args)`` in a worker; its
+        result and the media's duration."""
+        upload = await _save(file, skeleton, limits)
         try:
-            return await asyncio.wait_for(state["pool"].run(upload.cleanup, fn, *args),
-                                          limits.timeout_s)
+            duration = await _checked_duration(upload, limits)
+        except BaseException:
+            upload.cleanup()
+            raise
+        work = _Job(upload, cache, **job)
+        try:
+            result = await asyncio.wait_for(state["pool"].run(upload.cleanup, fn, work, *args),
+                                            limits.timeout_s)
         except TimeoutError:
             raise HTTPException(504, f"no answer within {limits.timeout_s:g} s") from None
         except _Busy:
             raise HTTPException(503, "all workers are busy; retry later",
                                 headers={"Retry-After": "5"}) from None
         except EmoError as exc:
-            raise HTTPException(422, upload.public(str(exc))) from None
+            raise HTTPException(422, _public(str(exc))) from None
         except Exception as exc:  # a bug, a dead worker (BrokenProcessPool): say what
             log.exception("request failed")
-            raise HTTPException(500, upload.public(f"internal error: {type(exc).__name__}: "
+            raise HTTPException(500, _public(f"internal error: {type(exc).__name__}: "
                                                    f"{exc}")) from None
-
-    async def prepared(file: UploadFile, skeleton: UploadFile | None,
-                       check: Callable[[_Upload], Awaitable[Any]]) -> tuple[_Upload, Any]:
-        upload = await _save(file, skeleton, limits)
-        try:
-            return upload, await check(upload)
-        except BaseException:
-            upload.cleanup()
-            raise
+        return result, duration
 
     @app.post("/extract", summary="Features of one clip, per modality",
-              responses={200: {"content": {PARQUET: {}}}, 413: {}, 415: {}, 422: {}, 504: {}})
+              responses={200: {"content": {PARQUET: {}}}, 413: {}, 415: {}, 422: {}, 503: {},
+                         504: {}})
     async def extract(request: Request, file: _MediaFile, skeleton: _SkeletonFile = None,
                       modalities: _ModalityList = None) -> Response:
         chosen = _modalities(modalities)
-        upload, duration = await prepared(file, skeleton,
-                                          lambda u: _checked_duration(u, limits))
-        job = _Job(upload.media, upload.skeleton, cache, chosen)
-        result = await in_worker(upload, _extract_job, job)
+        result, duration = await in_worker(file, skeleton, _extract_job,
+                                           {"modalities": chosen})
         frame = result["frame"]
-        failures = [{**f, "reason": upload.public(f["reason"])} for f in result["failures"]]
         features = _by_modality(frame.iloc[0].drop(["actor", "label"]).to_dict())
         if not features:
-            raise HTTPException(422, "; ".join(f["reason"] for f in failures)
-                                or "no modality applies to this file")
+            raise HTTPException(422, "; ".join(f["reason"] for f in result["failures"])
+                                or f"{file.filename}: no modality applies to this file")
         if _wants_parquet(request):
             buffer = io.BytesIO()
             frame.to_parquet(buffer)
             return Response(buffer.getvalue(), media_type=PARQUET)
         return JSONResponse({"id": str(frame.index[0]), "duration": duration,
-                             "features": features, "failures": failures,
+                             "features": features, "failures": result["failures"],
                              "computed": result["computed"], "cached": result["cached"]})
 
-    @app.post("/predict", summary="Class probabilities per modality and fused",
-              responses={404: {}, 413: {}, 415: {}, 422: {}, 504: {}})
-    async def predict(file: _MediaFile, skeleton: _SkeletonFile = None,
-                      window: _Window = None) -> JSONResponse:
-        if loaded is None:
+    @app.post("/predict", summary="Class probabilities per modality and fused, optionally "
+                                  "per sliding window",
+              responses={404: {}, 413: {}, 415: {}, 422: {}, 503: {}, 504: {}})
+    async def predict(file: _MediaFile, skeleton: _SkeletonFile = None, window: _Window = None,
+                      hop: _Hop = None) -> JSONResponse:
+        if model is None:
             raise HTTPException(404, "no model loaded; start the server with --model DIR")
-        upload, duration = await prepared(file, skeleton,
-                                          lambda u: _checked_duration(u, limits))
-        windows = tuple(window_bounds(duration, window)) if window else ()
-        job = _Job(upload.media, upload.skeleton, cache, windows=windows)
-        result = await in_worker(upload, _predict_job, job, loaded.path, loaded.top)
-        return JSONResponse(loaded.answer(result, windows, upload.public))
+        answer, duration = await in_worker(file, skeleton, _predict_job,
+                                           {"window": window, "hop": hop}, model)
+        return JSONResponse({**answer, "duration": duration})
 
     @app.get("/health", summary="Liveness and load")
     async def health() -> dict[str, Any]:
         pool = state.get("pool")
-        return {"status": "ok", "workers": workers, "running": pool.running if pool else 0,
-                "queued": pool.waiting if pool else 0, "model": loaded is not None}
+        return {"status": "ok", "workers": limits.workers,
+                "running": pool.running if pool else 0,
+                "queued": pool.waiting if pool else 0, "model": model is not None}
 
     @app.get("/version", summary="Package, extractor and model versions")
     async def version() -> dict[str, Any]:
         return {"emo": __version__, "extractors": state.get("extractors", {}),
-                "model": loaded.describe() if loaded else None}
+                "model": described}
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def page() -> str:
@@ -592,75 +549,13 @@ def create_app(model: Path | None, cache: str | Path, workers: int = 1,
     return app
 
 
-@dataclass(frozen=True)
-class _Model:
-    """A bundle loaded once at start: its folder, metadata and top features."""
-
-    path: Path
-    meta: dict[str, Any]
-    top: dict[str, list[str]]
-    importance: dict[str, float]
-
-    @classmethod
-    def load(cls, path: Path) -> _Model:
-        fusion, meta, _ = api.load_model(path)
-        top: dict[str, list[str]] = {}
-        importance: dict[str, float] = {}
-        for modality, estimator in fusion.estimators_.items():
-            scores = estimator.feature_importances_
-            scores = scores / scores.sum() if scores.sum() > 0 else scores
-            best = scores.sort_values(ascending=False).head(TOP_FEATURES)
-            top[modality] = [str(n) for n in best.index]
-            importance.update({str(n): float(v) for n, v in best.items()})
-        return cls(Path(path), meta, top, importance)
-
-    def describe(self) -> dict[str, Any]:
-        return {"path": str(self.path), "classes": self.meta.get("classes"),
-                "modalities": self.meta.get("modalities"),
-                "extractors": self.meta.get("extractors"),
-                "uar": self.meta.get("cv", {}).get("uar")}
-
-    def answer(self, result: dict[str, Any], windows: Sequence[tuple[float, float]],
-               public: Callable[[str], str]) -> dict[str, Any]:
-        clip_id = result["id"]
-        proba = result["probabilities"]
-        fused = _probabilities(proba.get("fused"), clip_id)
-        failures = [{**f, "reason": public(f["reason"])} for f in result["failures"]]
-        if fused is None:
-            raise HTTPException(422, "; ".join(f["reason"] for f in failures
-                                               if f["id"] == clip_id) or "no features")
-        modalities = {m: p for m in proba if m != "fused"
-                      if (p := _probabilities(proba[m], clip_id)) is not None}
-        out: dict[str, Any] = {
-            "id": clip_id, "class": fused["class"], "fused": fused["probabilities"],
-            "modalities": modalities, "failures": failures,
-            "top_features": [{"name": n, "importance": self.importance[n],
-                              "value": _finite(result["values"][n])}
-                             for n in sorted(result["values"], key=self.importance.get,
-                                             reverse=True)],
-        }
-        if windows:
-            out["windows"] = []
-            for t0, t1 in windows:
-                wid = f"{clip_id}@{t0:.1f}"
-                item = _probabilities(proba.get("fused"), wid)
-                out["windows"].append({
-                    "start": t0, "end": t1,
-                    "class": item["class"] if item else None,
-                    "fused": item["probabilities"] if item else None,
-                    "modalities": {m: p["probabilities"] for m in proba if m != "fused"
-                                   if (p := _probabilities(proba[m], wid)) is not None},
-                })
-        return out
-
-
 def run_server(model: Path | None = None, host: str = "127.0.0.1", port: int = 8000,
-               cache: str | Path = "cache", workers: int = 1, **limits: Any) -> None:
+               cache: str | Path = "cache", **limits: Any) -> None:
     """Serve :func:`create_app` with uvicorn until interrupted.
 
     Parameters
     ----------
-    model, cache, workers
+    model, cache
         See :func:`create_app`.
     host
         Interface to bind; the default, loopback, keeps the service private to this
@@ -668,14 +563,22 @@ def run_server(model: Path | None = None, host: str = "127.0.0.1", port: int = 8
     port
         TCP port.
     **limits
-        ``max_upload_mb``, ``max_duration_s``, ``timeout_s``, ``max_queue``.
+        :class:`~emo.settings.ServeLimits` fields: ``workers``, ``max_upload_mb``,
+        ``max_duration_s``, ``timeout_s``, ``max_queue``.
+
+    Raises
+    ------
+    ConfigError
+        For an invalid limit (before anything starts).
+    BundleError
+        When ``model`` is not a loadable bundle.
     """
     import uvicorn
 
+    checked = api.ServeLimits(**limits)
     with contextlib.suppress(ValueError):
         if not ipaddress.ip_address(host).is_loopback:
             log.warning("serving on %s: reachable from other machines, with no "
                         "authentication", host)
-    app = create_app(model, cache, workers, **limits)
+    app = create_app(model, cache, checked)
     uvicorn.run(app, host=host, port=port, log_level="info")
-

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from emo.cli import app
+from emo.cli import EXIT_CODES, app
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
@@ -34,3 +34,9 @@ def test_every_command_and_option_has_help_with_an_example() -> None:
         assert "Example: emo" in (command.help or ""), f"{path} has no example"
         for param in command.params:
             assert getattr(param, "help", None), f"{path} {param.name} has no help"
+
+
+def test_exit_codes_are_in_the_help_and_the_reference() -> None:
+    root = typer.main.get_command(app)
+    assert EXIT_CODES in root.help
+    assert EXIT_CODES in (DOCS / "cli.md").read_text()
