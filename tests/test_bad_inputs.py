@@ -18,7 +18,6 @@ import pytest
 
 from emo.data.clip import Clip
 from emo.data.skeleton import KINECT_JOINTS
-from emo.errors import BundleError
 from emo.features.base import get_extractor
 from emo.features.cache import FeatureCache
 from emo.features.extract import ExtractionReport, collect, run
@@ -254,63 +253,155 @@ def test_descriptors_with_missing_files_or_unknown_classes_are_reported(
     assert report.computed == 1
 
 
-# -- model bundles ----------------------------------------------------------------------------
+# -- the command line, end to end (benchmarks/bad_inputs.py runs this at full scale) ---------
+def _snapshot(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def _manifest(path: Path, clips: dict[str, dict]) -> Path:
+    columns = ["id", "actor", "label", "video", "audio", "skeleton", "start", "end",
+               "skeleton_start", "skeleton_end"]
+    lines = [",".join(columns)] + [",".join(str(fields.get(c, "")) for c in columns)
+                                   for fields in ({"id": cid, **f} for cid, f in clips.items())]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _named(stderr: str, clip_id: str, file: Path) -> bool:
+    return any(clip_id in line and str(file) in line for line in stderr.splitlines())
+
+
+#: Clip id -> (manifest fields, the modalities of audio and body that must fail).
+DAMAGED: dict[str, tuple[dict, set[str]]] = {
+    "good_audio": ({"audio": "good.flac"}, set()),
+    "good_video": ({"video": "full.mp4", "start": 0.2, "end": 1.6, "skeleton": "k_good.txt",
+                    "skeleton_start": 5, "skeleton_end": 35}, set()),
+    "good_kinect": ({"skeleton": "k_good.txt", "skeleton_start": 5, "skeleton_end": 35}, set()),
+    "flac_named_mp4": ({"audio": "flac_named.mp4"}, set()),
+    "mp4_named_wav": ({"audio": "mp4_named.wav"}, set()),
+    "truncated": ({"audio": "truncated.flac"}, {"audio"}),
+    "spliced": ({"audio": "spliced.flac"}, {"audio"}),
+    "rate_100_hz": ({"audio": "rate100.wav"}, {"audio"}),
+    "cut_video": ({"video": "cut.mp4", "start": 0.2, "end": 1.6}, {"audio", "body"}),
+    "kinect_nan": ({"skeleton": "k_nan.txt"}, {"body"}),
+    "kinect_1e308": ({"skeleton": "k_1e308.txt"}, {"body"}),
+    "kinect_binary": ({"skeleton": "k_binary.txt"}, {"body"}),
+}
+
+
 @pytest.fixture(scope="module")
-def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real fitted bundle on a small imported face table, as ``emo fit`` writes it."""
+def damaged(media: Path) -> Path:
+    """A manifest of :data:`DAMAGED`: damaged synthetic files beside good clips."""
+    import soundfile as sf
+
+    flac, video = (media / "good.flac").read_bytes(), (media / "full.mp4").read_bytes()
+    (media / "flac_named.mp4").write_bytes(flac)
+    (media / "mp4_named.wav").write_bytes(video)
+    (media / "spliced.flac").write_bytes(flac[: len(flac) // 2] + video[len(video) // 2:])
+    sf.write(media / "rate100.wav", _voice(1.0), 100)  # a header field gone wrong
+    rows = kinect_rows()
+    far = rows[10].split(";")
+    far[4] = "1e308"  # a pelvis 1e308 m away
+    (media / "k_1e308.txt").write_text("\n".join([*rows[:10], ";".join(far), *rows[11:]]))
+    (media / "k_binary.txt").write_bytes("\n".join(rows).encode().replace(b";", b"\xb0;", 1))
+    return _manifest(media / "damaged.csv", {cid: f for cid, (f, _) in DAMAGED.items()})
+
+
+def test_extract_twice_names_every_damaged_file_and_changes_nothing(
+        damaged: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    args = ("--json", "extract", damaged, "-m", "audio,body", "-j", "2", "--cache", cache)
+    first = _emo(*args, cwd=tmp_path)
+    before = _snapshot(cache)
+    second = _emo(*args, cwd=tmp_path)
+    table = _emo("features", damaged, "-m", "audio,body", "--cache", cache,
+                 "-o", tmp_path / "table.parquet", cwd=tmp_path)
+    for done in (first, second, table):
+        assert done.returncode == 1, done.stderr
+        assert "Traceback" not in done.stdout + done.stderr
+    failed: dict[str, set[str]] = {}
+    for failure in json.loads(first.stdout)["failures"]:
+        failed.setdefault(failure["clip_id"], set()).add(failure["modality"])
+    assert failed == {cid: bad for cid, (_, bad) in DAMAGED.items() if bad}
+    for cid in failed:
+        fields = DAMAGED[cid][0]
+        file = damaged.parent / fields.get("audio", fields.get("video", fields.get("skeleton")))
+        assert _named(first.stderr, cid, file) and _named(second.stderr, cid, file)
+    again = json.loads(second.stdout)
+    assert again["computed"] == 0 and {f["clip_id"] for f in again["failures"]} == set(failed)
+    assert _snapshot(cache) == before
     import pandas as pd
 
-    from emo.models import ModalityClassifier, StackingFusion, save_bundle
+    features = pd.read_parquet(tmp_path / "table.parquet")
+    features = features.set_index("id") if "id" in features.columns else features
+    for cid, (fields, bad) in DAMAGED.items():
+        feeds = {m for m, media in (("audio", {"audio", "video"}), ("body", {"skeleton", "video"}))
+                 if media & set(fields)}
+        for modality in feeds - bad:
+            values = features.loc[cid].filter(like=f"{modality}__").astype(float)
+            assert values.notna().any(), (cid, modality)
+    assert not np.isinf(features.select_dtypes("number").to_numpy()).any()
+    assert not [*tmp_path.rglob("*.tmp"), *damaged.parent.rglob("*.tmp")]
 
+
+@pytest.fixture(scope="module")
+def audio_model(media: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A bundle fitted, on random numbers, to the real audio extractor's feature columns."""
+    import pandas as pd
+
+    from emo.models import Bundle, ModalityClassifier, StackingFusion
+
+    extractor = get_extractor("audio")
+    columns = list(extractor.extract(Clip("g", audio=media / "good.flac")))
     rng = np.random.default_rng(0)
-    classes = ["An", "Ha", "Sa"]
-    index = [f"{a}_{c}_{t}" for a in range(3) for c in classes for t in range(3)]
+    index = [f"{a}_{c}_{t}" for a in range(3) for c in ("An", "Ha", "Sa") for t in range(3)]
     y = pd.Series([i.split("_")[1] for i in index], index=index)
     groups = pd.Series([i.split("_")[0] for i in index], index=index)
-    table = pd.DataFrame(rng.normal(size=(len(index), 3)), index=index,
-                         columns=["face__a", "face__b", "face__c"])
-    table["face__a"] += y.map({c: k for k, c in enumerate(classes)}) * 2
-    base = ModalityClassifier(backend="lightgbm", random_state=0)
-    fusion = StackingFusion(base=base, n_splits=3).fit({"face": table}, y, groups)
-    identity = get_extractor("face").identity()
-    folder = tmp_path_factory.mktemp("model") / "model"
-    save_bundle(folder, fusion, {"extractors": {"face": identity}})
-    return folder
+    X = pd.DataFrame(rng.normal(size=(len(index), len(columns))), index=index, columns=columns)
+    fusion = StackingFusion(ModalityClassifier(n_estimators=5), n_splits=3)
+    bundle = Bundle(fusion.fit(X, y, groups=groups), extractors={"audio": extractor.identity()})
+    return bundle.save(tmp_path_factory.mktemp("model") / "model")
 
 
-def _tampered(bundle: Path, tmp_path: Path, edit: dict) -> Path:
+def test_predict_names_unreadable_files_and_predicts_the_rest(
+        audio_model: Path, media: Path, tmp_path: Path) -> None:
+    import pandas as pd
+
+    broken = {"truncated": "truncated.flac", "text": "text.wav", "empty": "empty.wav"}
+    manifest = _manifest(tmp_path / "m.csv", {cid: {"audio": media / f} for cid, f in
+                                              {"good": "good.flac", **broken}.items()})
+    done = _emo("predict", audio_model, manifest, "-o", tmp_path / "p.csv",
+                "--cache", tmp_path / "cache", cwd=tmp_path)
+    assert done.returncode == 1 and "Traceback" not in done.stdout + done.stderr
+    assert list(pd.read_csv(tmp_path / "p.csv")["id"]) == ["good"]
+    assert all(_named(done.stderr, cid, media / f) for cid, f in broken.items()), done.stderr
+
+
+@pytest.mark.parametrize("data", [["truncated.flac"], ["text.wav", "empty.wav", "cut.mp4"]])
+def test_predict_where_nothing_is_readable(audio_model: Path, media: Path, tmp_path: Path,
+                                           data: list[str]) -> None:
+    import pandas as pd
+
+    files = [media / f for f in data]
+    done = _emo("predict", audio_model, *files, "-o", tmp_path / "p.csv",
+                "--cache", tmp_path / "cache", cwd=tmp_path)
+    assert done.returncode == 1 and "Traceback" not in done.stdout + done.stderr
+    assert pd.read_csv(tmp_path / "p.csv").empty
+    assert all(_named(done.stderr, f.stem, f) for f in files), done.stderr
+
+
+def test_bundle_of_another_emo_major_version_is_refused(audio_model: Path, media: Path,
+                                                       tmp_path: Path) -> None:
     import shutil
 
     folder = tmp_path / "model"
-    shutil.copytree(bundle, folder)
+    shutil.copytree(audio_model, folder)
     info = json.loads((folder / "bundle.json").read_text())
-    for key, value in edit.items():
-        info[key] = {**info[key], **value}
+    info["provenance"]["packages"]["emo"] = "99.0.0"
     (folder / "bundle.json").write_text(json.dumps(info))
-    return folder
-
-
-def test_bundle_of_another_emo_major_version_is_refused(bundle: Path, tmp_path: Path) -> None:
-    folder = _tampered(bundle, tmp_path, {"packages": {"emo": "99.0.0"}})
-    manifest = tmp_path / "m.csv"
-    manifest.write_text("id,actor,label,video\nx,A,An,x.mp4\n")
-    done = _emo("predict", folder, manifest, "--cache", tmp_path / "cache", cwd=tmp_path)
+    done = _emo("predict", folder, media / "good.flac", "--cache", tmp_path / "cache",
+                cwd=tmp_path)
     assert done.returncode == 2
-    assert re.search(r"bundle\.json: bundle made by emo 99\.0\.0, incompatible .* refit",
-                     done.stderr)
-
-
-def test_bundle_of_another_extractor_version_is_refused(bundle: Path, tmp_path: Path) -> None:
-    from emo.api import load_model
-
-    identity = {**get_extractor("face").identity(), "version": "0"}
-    folder = _tampered(bundle, tmp_path, {"extractors": {"face": identity}})
-    with pytest.raises(BundleError, match=r"bundle\.json: feature extractor versions differ"):
-        load_model(folder)
-
-
-def test_bundle_of_this_version_loads(bundle: Path) -> None:
-    from emo.api import load_model
-
-    fusion, _, extractors = load_model(bundle)
-    assert list(extractors) == ["face"] and list(fusion.modalities_) == ["face"]
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert re.search(r"bundle\.json: .*emo 99\.0\.0.* refit", lines[0])

@@ -4,14 +4,23 @@
 file or a segment of it. The container is chosen by content, not by file name:
 libsndfile (via ``soundfile``) reads WAV/FLAC/AIFF/MP3/OGG even when misnamed, and
 anything it cannot read (MP4, MOV, M4A, MKV...) is decoded with FFmpeg (via PyAV),
-seeking to the segment and stopping at its end. Channels are averaged, then the
-signal is resampled with the SoX resampler (``soxr``).
+seeking to the segment and stopping at its end. Files whose first bytes are those of a
+video container (ISO MP4/MOV, Matroska/WebM, AVI), or whose name says so, go to FFmpeg
+directly. Channels are averaged, then the signal is resampled with the SoX resampler
+(``soxr``).
 
-Every failure is a :class:`~emo.errors.MediaError` naming the file.
+Damaged files are refused rather than guessed at: a sample rate outside
+:data:`MIN_RATE`-:data:`MAX_RATE` (a corrupt header would otherwise turn one second
+into hours of resampled audio), less data than the header promises, undecodable
+frames. Samples are read in blocks, so a header promising more than the file holds
+costs no memory. Every failure is a :class:`~emo.errors.MediaError` naming the file,
+with the decoder's reason free of error numbers.
 """
 
 from __future__ import annotations
 
+import contextlib
+import math
 import re
 from pathlib import Path
 
@@ -30,6 +39,12 @@ END_TOLERANCE = 0.25
 FFMPEG_SUFFIXES = (".mp4", ".mov", ".m4a", ".m4v", ".mkv", ".avi", ".webm", ".aac", ".wma")
 #: Resampling quality passed to :func:`soxr.resample`.
 RESAMPLE_QUALITY = "HQ"
+#: Sample rates accepted, in Hz: below, speech features mean nothing; above, not audio.
+MIN_RATE, MAX_RATE = 4_000, 768_000
+#: Samples read from libsndfile at a time.
+BLOCK_FRAMES = 1 << 18
+#: ``SoundFile.frames`` at or above this means "length unknown" (a streamed FLAC).
+_UNKNOWN_FRAMES = 1 << 62
 
 
 def read_audio(
@@ -64,8 +79,9 @@ def read_audio(
     ------
     MediaError
         When the file is missing, empty, not audio, corrupt or truncated, a video
-        without audio track, the segment lies outside the file or is shorter than
-        :data:`MIN_DURATION`, or the signal is digital silence.
+        without audio track, its sample rate is outside :data:`MIN_RATE`-:data:`MAX_RATE`,
+        the segment lies outside the file or is shorter than :data:`MIN_DURATION`, or the
+        signal is digital silence.
 
     Examples
     --------
@@ -88,23 +104,63 @@ def read_audio(
         raise MediaError("is a folder, not an audio file", path)
     if size == 0:
         raise MediaError("file is empty (0 bytes)", path)
-    if path.suffix.lower() in FFMPEG_SUFFIXES:
-        signal, rate = _read_ffmpeg(path, start, end)
-    else:
+    decoders = (_read_ffmpeg,) if _for_ffmpeg(path) else (_read_sndfile, _read_ffmpeg)
+    reasons = []
+    for decode in decoders:
         try:
-            signal, rate = _read_sndfile(path, start, end)
-        except _Unrecognised as sf_exc:
-            try:
-                signal, rate = _read_ffmpeg(path, start, end)
-            except _Unrecognised as ff_exc:
-                raise MediaError(
-                    f"not a readable audio or video file ({sf_exc.reason}; {ff_exc.reason})", path
-                ) from None
-    return _finish(signal, rate, sr, mono, path)
+            signal, rate = decode(path, start, end)
+        except _Unrecognised as exc:
+            reasons.append(exc.reason)
+        else:
+            return _finish(signal, rate, sr, mono, path)
+    raise MediaError(f"not a readable audio or video file ({'; '.join(reasons)})", path)
 
 
 class _Unrecognised(MediaError):
     """A decoder does not recognise the file's format."""
+
+
+def _for_ffmpeg(path: Path) -> bool:
+    """Whether the file is a video container (by name or first bytes), which only FFmpeg reads.
+
+    libsndfile's MP3 probe takes an MP4 for MPEG audio and "decodes" noise, so content
+    is checked before the name is trusted.
+    """
+    if path.suffix.lower() in FFMPEG_SUFFIXES:
+        return True
+    try:
+        with path.open("rb") as f:
+            head = f.read(12)
+    except OSError as exc:
+        raise MediaError(f"cannot read file: {exc.strerror}", path) from exc
+    return (head[4:8] == b"ftyp" or head.startswith(b"\x1a\x45\xdf\xa3")
+            or (head.startswith(b"RIFF") and head[8:12] == b"AVI "))
+
+
+def decoder_reason(exc: Exception) -> str:
+    """A decoder's error message without error numbers, file names or "Error :" prefixes.
+
+    Parameters
+    ----------
+    exc
+        An error of FFmpeg (PyAV), libsndfile (soundfile) or another decoder.
+
+    Returns
+    -------
+    str
+        What went wrong, for a :class:`~emo.errors.MediaError` that names the file itself.
+
+    Examples
+    --------
+    >>> decoder_reason(av.InvalidDataError(1094995529, "Invalid data", "clip.mp4"))
+    'Invalid data'
+    >>> decoder_reason(sf.LibsndfileError(1, "Error opening 'x.wav': "))
+    'Format not recognised'
+    """
+    if isinstance(exc, av.FFmpegError):
+        return exc.strerror or type(exc).__name__
+    text = exc.error_string if isinstance(exc, sf.LibsndfileError) else str(exc)
+    return re.sub(r"^Error\s*:\s*", "", text).rstrip(". ")
 
 
 def _check_segment(path: Path, start: float | None, end: float | None) -> None:
@@ -120,10 +176,15 @@ def _check_segment(path: Path, start: float | None, end: float | None) -> None:
 
 
 def _bounds(
-    path: Path, start: float | None, end: float | None, duration: float
+    path: Path, start: float | None, end: float | None, duration: float | None
 ) -> tuple[float, float]:
-    """Clip a segment to a file of ``duration`` seconds, or raise when it lies outside."""
+    """Clip a segment to a file of ``duration`` seconds, or raise when it lies outside.
+
+    With an unknown ``duration`` the segment is taken as given (``inf`` for no end).
+    """
     first = 0.0 if start is None else start
+    if duration is None:
+        return first, math.inf if end is None else end
     last = duration if end is None else end
     if first >= duration or last > duration + END_TOLERANCE:
         raise MediaError(
@@ -135,30 +196,53 @@ def _bounds(
 def _read_sndfile(path: Path, start: float | None, end: float | None) -> tuple[np.ndarray, int]:
     try:
         f = sf.SoundFile(path)
-    except sf.LibsndfileError as exc:
-        raise _Unrecognised(f"libsndfile: {exc.error_string}", path) from None
-    except (RuntimeError, TypeError) as exc:
-        raise _Unrecognised(f"libsndfile: {exc}", path) from None
+    except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
+        raise _Unrecognised(f"libsndfile: {decoder_reason(exc)}", path) from None
     with f:
         rate = f.samplerate
         _check_header(f, path)
         if f.frames <= 0:
             raise MediaError("audio file holds no samples (truncated?)", path)
+        if f.frames >= _UNKNOWN_FRAMES:  # a streamed FLAC: libsndfile fails at its end
+            raise _Unrecognised("libsndfile: length unknown", path)
         first, last = _bounds(path, start, end, f.frames / rate)
         i0 = round(first * rate)
-        n = max(0, min(f.frames, round(last * rate)) - i0)
+        n = min(f.frames, round(last * rate)) - i0
         try:
             if i0:
                 f.seek(i0)
-            signal = f.read(n, dtype="float32", always_2d=True)
+            signal = _read_blocks(f, n)
         except (sf.LibsndfileError, RuntimeError) as exc:
-            raise MediaError(f"corrupt or truncated audio data ({exc})", path) from None
+            raise MediaError(f"corrupt or truncated audio data (libsndfile: {decoder_reason(exc)})",
+                             path) from None
         if (n - len(signal)) / rate > END_TOLERANCE:
             raise MediaError(
                 f"audio data ends at {(i0 + len(signal)) / rate:.3f} s although the header "
                 f"promises {f.frames / rate:.3f} s (truncated file)", path,
             )
     return signal, rate
+
+
+def _read_blocks(f: sf.SoundFile, n: int) -> np.ndarray:
+    """Up to ``n`` frames from the current position, float32 ``(frames, channels)``.
+
+    Read block by block until the data ends, so memory follows what the file holds,
+    not what its header claims.
+    """
+    blocks = []
+    while n > 0:
+        block = f.read(min(BLOCK_FRAMES, n), dtype="float32", always_2d=True)
+        if not len(block):
+            break
+        blocks.append(block)
+        n -= len(block)
+    return np.concatenate(blocks) if blocks else np.empty((0, f.channels), np.float32)
+
+
+def _check_rate(rate: float, path: Path) -> None:
+    if not MIN_RATE <= rate <= MAX_RATE:
+        raise MediaError(f"sample rate {rate:g} Hz is outside {MIN_RATE}-{MAX_RATE} Hz "
+                         "(corrupt header?)", path)
 
 
 _SHORT_CHUNK = re.compile(r"^\s*(?:data|SSND) : (\d+) \(should be (\d+)\)", re.MULTILINE)
@@ -184,23 +268,24 @@ def _read_ffmpeg(path: Path, start: float | None, end: float | None) -> tuple[np
     try:
         container = av.open(str(path))
     except (av.FFmpegError, UnicodeDecodeError, ValueError) as exc:
-        raise _Unrecognised(f"FFmpeg: {exc}", path) from None
+        raise _Unrecognised(f"FFmpeg: {decoder_reason(exc)}", path) from None
     with container:
         if not container.streams.audio:
             what = "video has no audio track" if container.streams.video else "no audio stream"
             raise MediaError(what, path)
         stream = container.streams.audio[0]
-        duration = _stream_duration(container, stream)
-        first, last = _bounds(path, start, end, duration) if duration else (
-            start or 0.0, np.inf if end is None else end)
-        if first > 0:
-            try:
+        if stream.codec_context is None:
+            raise MediaError("the audio track's codec is unknown (damaged header?)", path)
+        first, last = _bounds(path, start, end, _stream_duration(container, stream) or None)
+        if first > 0 and stream.time_base is not None:
+            # no usable index (damaged file): decode from the start, dropping what precedes
+            with contextlib.suppress(av.FFmpegError):
                 container.seek(int(first / stream.time_base), stream=stream)
-            except av.FFmpegError:
-                container.seek(0, stream=stream)
         chunks, rate = _decode_range(container, stream, first, last, path)
     if not chunks:
-        raise MediaError(f"no audio samples in the segment {first:.3f}-{last:.3f} s", path)
+        where = "the file" if start is None and end is None else (
+            f"the segment {first:.3f}-{last:.3f} s")
+        raise MediaError(f"no audio samples could be decoded in {where} (damaged?)", path)
     return np.concatenate(chunks), rate
 
 
@@ -226,12 +311,14 @@ def _decode_range(container: object, stream: object, first: float, last: float,
             if t0 >= last:
                 break
             lo = max(0, round((first - t0) * rate))
-            hi = min(len(data), round((last - t0) * rate))
+            stop = (last - t0) * rate  # inf for "to the end"
+            hi = len(data) if stop >= len(data) else round(stop)
             if hi > lo:
                 chunks.append(data[lo:hi])
     except av.FFmpegError as exc:
         if not chunks:
-            raise MediaError(f"corrupt or truncated audio data ({exc})", path) from None
+            raise MediaError(f"corrupt or truncated audio data (FFmpeg: {decoder_reason(exc)})",
+                             path) from None
         # a damaged tail after the segment's samples: keep what was decoded
     return chunks, rate
 
@@ -250,6 +337,7 @@ def _frame_samples(frame: object) -> np.ndarray:
 
 
 def _finish(signal: np.ndarray, rate: int, sr: int, mono: bool, path: Path) -> np.ndarray:
+    _check_rate(rate, path)
     if signal.shape[0] < MIN_DURATION * rate:
         raise MediaError(
             f"audio segment is {signal.shape[0] / rate * 1000:.0f} ms long, shorter than "

@@ -159,11 +159,86 @@ def test_unusable_files_raise_media_error_naming_the_file(tmp_path, make, messag
     assert info.value.path == path and str(path) in str(info.value)
 
 
-def test_random_bytes_named_as_video_raise_media_error(tmp_path):
-    path = tmp_path / "clip.mp4"
+@pytest.mark.parametrize("name", ["clip.mp4", "clip.wav"])
+def test_random_bytes_raise_media_error_without_error_numbers(tmp_path, name):
+    path = tmp_path / name
     path.write_bytes(np.random.default_rng(0).bytes(4000))
-    with pytest.raises(MediaError, match="clip.mp4"):
+    with pytest.raises(MediaError, match=r"not a readable audio or video file \(.*FFmpeg: "
+                       r"Invalid data found when processing input\)$") as info:
         read_audio(path)
+    assert str(path) in str(info.value) and "Errno" not in str(info.value)
+
+
+@pytest.mark.parametrize("name", ["clip.wav", "clip.mp3", "clip.flac"])
+def test_a_misnamed_video_is_decoded_by_content(tmp_path, name):
+    video = _write_video(tmp_path / "clip.mp4", _steps(16000))
+    misnamed = tmp_path / name
+    misnamed.write_bytes(video.read_bytes())
+    np.testing.assert_array_equal(read_audio(misnamed, start=1.2, end=1.8),
+                                  read_audio(video, start=1.2, end=1.8))
+
+
+def _flac_streaminfo(path: Path, *, rate: int | None = None, total: int | None = None) -> Path:
+    """Overwrite the sample rate (20 bits) or total samples (36 bits) of a FLAC header."""
+    data = bytearray(path.read_bytes())
+    bits = int.from_bytes(data[18:26], "big")  # rate, channels, bits per sample, total
+    if rate is not None:
+        bits = bits & ~(((1 << 20) - 1) << 44) | rate << 44
+    if total is not None:
+        bits = bits & ~((1 << 36) - 1) | total
+    data[18:26] = bits.to_bytes(8, "big")
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize(("write", "rate"), [
+    (lambda p: sf.write(p, _tone(1.0, 16000), 100, format="WAV"), 100),
+    (lambda p: _flac_streaminfo((sf.write(p, _tone(1.0, 16000), 16000, format="FLAC"), p)[1],
+                                rate=1), 1),
+], ids=["wav", "flac"])
+def test_an_implausible_sample_rate_is_refused_before_resampling(tmp_path, write, rate):
+    path = tmp_path / "clip"
+    write(path)
+    with pytest.raises(MediaError, match=rf"sample rate {rate} Hz is outside 4000-768000 Hz"):
+        read_audio(path)
+
+
+def test_flac_of_unknown_length_decodes_whole(tmp_path):
+    x = _tone(1.0, 16000)
+    path = tmp_path / "stream.flac"
+    sf.write(path, x, 16000)
+    _flac_streaminfo(path, total=0)  # "unknown", as streaming encoders write
+    np.testing.assert_allclose(read_audio(path), x, atol=1e-4)
+
+
+def test_header_promising_far_more_samples_costs_no_memory(tmp_path):
+    import tracemalloc
+
+    path = tmp_path / "liar.flac"
+    sf.write(path, _tone(1.0, 16000), 16000)
+    _flac_streaminfo(path, total=2**35)  # 24 days: 128 GiB if allocated up front
+    tracemalloc.start()
+    with pytest.raises(MediaError, match=r"liar\.flac: corrupt or truncated audio data \("):
+        read_audio(path)
+    assert tracemalloc.get_traced_memory()[1] < 50e6
+    tracemalloc.stop()
+
+
+def test_audio_track_without_usable_codec_or_index(tmp_path):
+    data = _write_video(tmp_path / "clip.mp4", _steps(16000)).read_bytes()
+    unknown = tmp_path / "codec.mp4"  # no codec description: PyAV has no codec context
+    unknown.write_bytes(data.replace(b"mp4a", b"zzzz").replace(b"esds", b"zzzz"))
+    with pytest.raises(MediaError, match=r"codec\.mp4: the audio track's codec is unknown"):
+        read_audio(unknown)
+    damaged = bytearray(data)
+    damaged[damaged.rfind(b"stsz") + 2] = ord("w")  # the audio's sample-size table is lost
+    no_index = tmp_path / "index.mp4"  # seeking fails: decoded from the start instead
+    no_index.write_bytes(bytes(damaged))
+    with pytest.raises(MediaError, match=r"index\.mp4: no audio samples could be decoded in "
+                       r"the segment 1\.200-1\.800 s"):
+        read_audio(no_index, start=1.2, end=1.8)
+    with pytest.raises(MediaError, match=r"no audio samples could be decoded in the file"):
+        read_audio(no_index)
 
 
 def test_video_without_audio_track(tmp_path):

@@ -189,20 +189,79 @@ def test_empty_file_is_a_media_error(tmp_path, content):
         load_kinect(path)
 
 
-def test_missing_file_and_missing_time_are_media_errors(tmp_path):
+def test_missing_file_is_a_media_error(tmp_path):
     with pytest.raises(MediaError, match="not found"):
         load_kinect(tmp_path / "absent.txt")
-    path = _broken(tmp_path, 2, ";" + _row(100, 0, STANDING).split(";", 1)[1])
-    with pytest.raises(MediaError, match=r"line 2: missing frame time"):
+
+
+@pytest.mark.parametrize("time", ["", "nan", "inf", "-Infinity"])
+def test_missing_or_non_finite_time_names_the_line(tmp_path, time):
+    path = _broken(tmp_path, 2, time + ";" + _row(100, 0, STANDING).split(";", 1)[1])
+    with pytest.raises(MediaError, match=r"bad\.txt: line 2: frame time is missing, NaN or inf"):
         load_kinect(path)
 
 
-def test_time_going_backwards_names_the_line(tmp_path):
+@pytest.mark.parametrize(("time", "message"), [
+    (None, r"line 7: frame time does not increase"),
+    (1e308, r"line 7: frame time jumps 1e\+305 s .*more than 10 s"),
+    (1e12, r"line 7: frame time jumps 1e\+09 s"),
+])
+def test_time_going_backwards_or_jumping_names_the_line(tmp_path, time, message):
     t, frames = _waving(10)
-    t[6] = t[2]
+    t[6] = t[2] if time is None else time / 1000
     path = _write(tmp_path / "k.txt", _rows(t, frames))
-    with pytest.raises(MediaError, match=r"line 7: frame time does not increase"):
+    with pytest.raises(MediaError, match=message):
         read_kinect(path)
+
+
+def test_a_corrupt_time_outside_the_segment_does_not_matter(tmp_path):
+    t, frames = _waving(20)
+    t[-1] = 1e305
+    skeleton = read_kinect(_write(tmp_path / "k.txt", _rows(t, frames)), 0, 9)
+    np.testing.assert_allclose(skeleton.joints, frames[:10], atol=1e-9)
+
+
+@pytest.mark.parametrize(("value", "shown"), [("1e308", r"1e\+308"), ("-1e308", r"-1e\+308"),
+                                             ("2500.0", "2500")])  # millimetres
+def test_a_position_beyond_the_sensor_range_names_line_and_joint(tmp_path, value, shown):
+    fields = _row(100, 0, STANDING).split(";")
+    fields[2 + 6 * KINECT_JOINTS.index("HandLeft") + 1] = value  # its y
+    path = _broken(tmp_path, 3, ";".join(fields))
+    with pytest.raises(MediaError, match=rf"bad\.txt: line 3: HandLeft y = {shown} m lies beyond "
+                       r"the sensor's range \(100 m; positions are in metres\)"):
+        load_kinect(path)
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "9" * 400])
+def test_non_finite_positions_are_untracked_joints(tmp_path, value):
+    t, frames = _waving(30)
+    hand = KINECT_JOINTS.index("HandRight")
+    rows = _rows(t, frames)
+    fields = rows[10].split(";")
+    fields[2 + 6 * hand] = value  # its x: overflows to inf when too long
+    rows[10] = ";".join(fields)
+    skeleton = read_kinect(_write(tmp_path / "k.txt", rows))
+    assert skeleton.n_filled == 1 and np.isfinite(skeleton.joints).all()
+    np.testing.assert_allclose(skeleton.joints[10, hand], (frames[9, hand] + frames[11, hand]) / 2)
+
+
+@pytest.mark.parametrize(("damage", "line", "byte"), [
+    (lambda d: d[:300] + b"\0" * 50 + d[350:], 1, "00"),
+    (lambda d: d.replace(b"\n", b"\n\xb0", 3), 2, "b0"),
+    (lambda d: d.decode().encode("utf-16"), 1, "ff"),
+])
+def test_binary_bytes_name_the_line(tmp_path, damage, line, byte):
+    path, _ = _file(tmp_path / "bin.txt", n=6)
+    path.write_bytes(damage(path.read_bytes()))
+    with pytest.raises(MediaError,
+                       match=rf"bin\.txt: line {line}: byte 0x{byte} is not text \(a binary"):
+        load_kinect(path)
+
+
+def test_a_byte_order_mark_is_skipped(tmp_path):
+    path, frames = _file(tmp_path / "k.txt", n=6)
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    np.testing.assert_allclose(load_kinect(path).positions, frames)
 
 
 def test_reparsed_when_the_file_changes(tmp_path):

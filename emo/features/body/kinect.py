@@ -4,8 +4,15 @@ File format (:mod:`emo.data.skeleton`): ``;``-separated, one row per tracked bod
 frame time (ms), body index, then for each of the 25 Kinect joints position X/Y/Z (m) and
 rotation X/Y/Z (degrees): 152 values, usually with a trailing ``;``. Decimal commas and dots
 are both read (``;`` being the separator, a comma can only be a decimal mark); blank lines
-are skipped. Empty fields, ``NaN``/``nan``/``-nan(ind)``, infinities and joints at exactly
-(0, 0, 0) (the SDK's "not tracked") are missing values.
+and a UTF-8 byte-order mark are skipped. Empty fields, ``NaN``/``nan``/``-nan(ind)``,
+infinities and joints at exactly (0, 0, 0) (the SDK's "not tracked") are missing values.
+
+What cannot come from a Kinect is refused, naming the line: bytes that are not ASCII text
+(a binary or damaged file), a position farther than :data:`MAX_POSITION` metres from the
+sensor (a corrupt number such as ``1e308``), a frame time that is missing, NaN or
+infinite, and, within the segment read, a frame time that does not increase or jumps
+more than :data:`MAX_TIME_STEP` seconds (resampling across it would make millions of
+frames).
 
 Rules where the format leaves a choice:
 
@@ -42,6 +49,11 @@ from emo.data.skeleton import KINECT_COLUMNS, KINECT_FPS, KINECT_JOINTS, VALUES_
 from emo.errors import MediaError
 from emo.features.body.kinematics import COMMON_JOINTS, fill_gaps, resample
 
+#: Largest joint coordinate accepted, in metres (the Kinect v2 sees up to about 8 m).
+MAX_POSITION = 100.0
+#: Largest time between two frames of a segment, in seconds (frames come every 33 ms).
+MAX_TIME_STEP = 10.0
+
 #: Kinect joint used for each common joint (:data:`~emo.features.body.kinematics.COMMON_JOINTS`).
 KINECT_TO_COMMON: dict[str, str] = {
     "pelvis": "SpineBase", "spine": "SpineMid", "neck": "SpineShoulder", "head": "Head",
@@ -57,6 +69,7 @@ _NA = ["", "NaN", "nan", "-nan", "NAN", "-nan(ind)", "nan(ind)", "inf", "-inf", 
        "-Infinity"]
 _DTYPES = {**dict.fromkeys(range(KINECT_COLUMNS), np.float64), 1: str}
 _WHITESPACE = np.frombuffer(b" \t\r\n", dtype=np.uint8)
+_BOM = b"\xef\xbb\xbf"
 
 
 @dataclass(frozen=True)
@@ -152,8 +165,9 @@ def parse_kinect(data: bytes, path: str | Path = "<kinect>") -> KinectRecording:
     Raises
     ------
     MediaError
-        Empty file, a line with the wrong number of values, text in a number field, a
-        missing time or body index; the message names the file and the line.
+        Empty file, bytes that are not text, a line with the wrong number of values, text
+        in a number field, a missing or non-finite time, a missing body index, a position
+        beyond :data:`MAX_POSITION`; the message names the file and the line.
 
     Examples
     --------
@@ -162,7 +176,7 @@ def parse_kinect(data: bytes, path: str | Path = "<kinect>") -> KinectRecording:
     >>> rec.times.tolist(), rec.positions.shape, rec.positions[0, 0].tolist()
     ([0.0, 33.0], (2, 25, 3), [0.5, 1.0, 2.0])
     """
-    data = data.replace(b",", b".")
+    data = data.removeprefix(_BOM).replace(b",", b".")
     lines, trailing = _data_lines(data, path)
     try:
         table = _read_table(data, trailing, _DTYPES)
@@ -170,12 +184,14 @@ def parse_kinect(data: bytes, path: str | Path = "<kinect>") -> KinectRecording:
         raise _text_error(data, lines, trailing, path) from None
     bodies = table.pop(1)
     values = table.to_numpy(dtype=np.float64)
-    for what, bad in (("frame time", ~np.isfinite(values[:, 0])), ("body index", bodies.isna())):
+    for what, bad in (("frame time is missing, NaN or infinite", ~np.isfinite(values[:, 0])),
+                      ("missing body index", bodies.isna())):
         bad = np.flatnonzero(bad)
         if bad.size:
-            raise MediaError(f"line {lines[bad[0]]}: missing {what}", path)
+            raise MediaError(f"line {lines[bad[0]]}: {what}", path)
     positions = values[:, 1:].reshape(len(values), len(KINECT_JOINTS), VALUES_PER_JOINT)[..., :3]
     positions = np.where(np.isfinite(positions), positions, np.nan)
+    _check_positions(positions, lines, path)
     positions[(positions == 0).all(axis=-1)] = np.nan  # the SDK writes untracked joints as 0
     times = values[:, 0]
     frame = np.concatenate(([0], np.cumsum(times[1:] != times[:-1])))
@@ -190,11 +206,27 @@ def _read_table(data: bytes, trailing: bool, dtype: object) -> pd.DataFrame:
                        keep_default_na=False, dtype=dtype)
 
 
+def _check_positions(positions: np.ndarray, lines: np.ndarray, path: str | Path) -> None:
+    """Refuse a coordinate beyond :data:`MAX_POSITION` (NaN, the missing ones, pass)."""
+    far = np.argwhere(np.abs(positions) > MAX_POSITION)
+    if far.size:
+        row, joint, axis = far[0]
+        raise MediaError(
+            f"line {lines[row]}: {KINECT_JOINTS[joint]} {'xyz'[axis]} = "
+            f"{positions[row, joint, axis]:g} m lies beyond the sensor's range "
+            f"({MAX_POSITION:g} m; positions are in metres)", path)
+
+
 def _data_lines(data: bytes, path: str | Path) -> tuple[np.ndarray, bool]:
     """1-based numbers of the non-blank lines (each checked to hold 152 values), and whether
     any of them ends with a ``;``."""
     buf = np.frombuffer(data, dtype=np.uint8)
     newlines = np.flatnonzero(buf == ord("\n"))
+    binary = np.flatnonzero(((buf < 32) & ~np.isin(buf, _WHITESPACE)) | (buf > 126))
+    if binary.size:
+        at = binary[0]
+        raise MediaError(f"line {np.searchsorted(newlines, at) + 1}: byte 0x{buf[at]:02x} is "
+                         "not text (a binary or damaged file)", path)
     starts = np.concatenate(([0], newlines + 1))
     last = np.concatenate((newlines, [buf.size])) - 1  # last character of each line
     numbers = np.arange(1, starts.size + 1)
@@ -324,8 +356,8 @@ def read_kinect(
     Raises
     ------
     MediaError
-        Malformed file, segment outside the file, frame times that do not increase, or a
-        segment where no body is tracked.
+        Malformed file, segment outside the file, frame times that do not increase or
+        jump more than :data:`MAX_TIME_STEP`, or a segment where no body is tracked.
     """
     rec = load_kinect(path)
     first = 0 if start is None else int(start)
@@ -338,10 +370,13 @@ def read_kinect(
     mine = rows[rec.bodies[rows] == body]
     frame_rows = rows[np.concatenate(([True], rec.frame[rows][1:] != rec.frame[rows][:-1]))]
     times = rec.times[frame_rows] / 1000.0
-    backwards = np.flatnonzero(np.diff(times) <= 0)
-    if backwards.size:
-        line = rec.lines[frame_rows[backwards[0] + 1]]
-        raise MediaError(f"line {line}: frame time does not increase", path)
+    steps = np.diff(times)
+    bad = np.flatnonzero((steps <= 0) | (steps > MAX_TIME_STEP))
+    if bad.size:
+        line, step = rec.lines[frame_rows[bad[0] + 1]], steps[bad[0]]
+        raise MediaError(f"line {line}: frame time does not increase" if step <= 0 else
+                         f"line {line}: frame time jumps {step:g} s after the previous frame "
+                         f"(more than {MAX_TIME_STEP:g} s: corrupt time?)", path)
     joints = np.full((len(frame_rows), len(KINECT_JOINTS), 3), np.nan)
     _, first_of_frame = np.unique(rec.frame[mine], return_index=True)
     mine = mine[first_of_frame]  # one row per frame if a body is listed twice
