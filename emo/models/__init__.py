@@ -4,10 +4,11 @@ This package knows only feature tables (DataFrames indexed by clip id); it impor
 ``emo.data`` or ``emo.features``.
 """
 
-from emo.models.actors import ActorIdentifier, ActorStandardiser, infer_actors
+from emo.models.actors import ActorStandardiser
 from emo.models.bundle import Bundle
 from emo.models.evaluate import CVResult, cross_validate, score_probabilities, uar
 from emo.models.fusion import StackingFusion
+from emo.models.identity import ActorIdentifier, infer_actors, simulate_inference
 from emo.models.modality import ModalityClassifier
 from emo.models.splits import actor_folds
 
@@ -22,5 +23,6 @@ __all__ = [
     "cross_validate",
     "infer_actors",
     "score_probabilities",
+    "simulate_inference",
     "uar",
 ]

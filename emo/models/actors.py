@@ -1,10 +1,10 @@
-"""Label-free per-actor normalisation and actor inference.
+"""Label-free per-actor normalisation.
 
 Acted emotion corpora are dominated by who is speaking or moving: one actor's "neutral" voice
 can be higher than another's "angry" one. Z-scoring every feature within each actor, using all of
 that actor's clips and no labels, removes most of that identity offset.
-:class:`ActorStandardiser` does the z-scoring; :func:`infer_actors` groups clips of unknown
-actors into pseudo-actors from identity cues so the same normalisation can be used on them.
+:class:`ActorStandardiser` does the z-scoring; clips of unknown actors are first grouped into
+pseudo-actors by :class:`~emo.models.identity.ActorIdentifier`.
 
 The actor of each clip (``groups``) travels with the data: :func:`check_groups` and
 :func:`validate_grouped` check it, and :class:`GroupedClassifierMixin` gives emo's classifiers
@@ -18,9 +18,7 @@ import warnings
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, OneToOneFeatureMixin, TransformerMixin
-from sklearn.cluster import AgglomerativeClustering
-from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
-from sklearn.metrics import balanced_accuracy_score, silhouette_score
+from sklearn.metrics import balanced_accuracy_score
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import Tags
 from sklearn.utils.multiclass import check_classification_targets
@@ -33,7 +31,6 @@ __all__ = [
     "GroupedClassifierMixin",
     "check_groups",
     "group_labels",
-    "infer_actors",
     "validate_grouped",
 ]
 
@@ -407,163 +404,3 @@ class ActorStandardiser(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         """Fit on ``X`` and return it normalised (see :meth:`fit` and :meth:`transform`)."""
         return self.fit(X, y, groups=groups).transform(X, groups=groups)
 
-
-def _standardise(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """Impute NaN by the reference median, then z-score by the reference mean and deviation."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        median = np.nan_to_num(np.nanmedian(reference, axis=0))
-        mean = np.nan_to_num(np.nanmean(reference, axis=0))
-        std = np.nan_to_num(np.nanstd(reference, axis=0))
-    values = np.where(np.isnan(values), median, values)
-    return (values - mean) / np.where(std > 0, std, 1.0)
-
-
-def infer_actors(
-    table: pd.DataFrame,
-    n_actors: int | None = None,
-    *,
-    reference: pd.DataFrame | None = None,
-    reference_groups: pd.Series | None = None,
-    max_actors: int = 30,
-) -> pd.Series:
-    """Cluster clips into pseudo-actors from emotion-independent identity cues.
-
-    Pass identity-cue columns (e.g. voice timbre and formant statistics, bone lengths,
-    face-shape ratios). Columns are z-scored (missing values imputed by the median) and
-    clustered by Ward agglomerative clustering; when ``n_actors`` is None the number of clusters
-    maximising the silhouette score is chosen between 2 and ``max_actors``.
-
-    Cues of acted clips still vary with the emotion. Given clips of *known* actors
-    (``reference`` and ``reference_groups``, e.g. the training set), the cues are first projected
-    on the directions that separate those actors best relative to the variation within each
-    actor (linear discriminant analysis with actors as classes, shrinkage chosen by
-    Ledoit-Wolf), which makes the clusters follow identity rather than emotion. Labels are never
-    used.
-
-    Parameters
-    ----------
-    table : pandas.DataFrame
-        Identity cues, indexed by clip id.
-    n_actors : int or None, default=None
-        Number of pseudo-actors; None chooses it by silhouette.
-    reference : pandas.DataFrame or None, default=None
-        The same cue columns for clips of known actors.
-    reference_groups : pandas.Series or None, default=None
-        Actor of each ``reference`` clip (aligned on its index); needed with ``reference``.
-    max_actors : int, default=30
-        Largest number tried when ``n_actors`` is None.
-
-    Returns
-    -------
-    pandas.Series
-        Pseudo-actor id per clip (``"pseudo_00"``, ...), indexed like ``table``.
-
-    Examples
-    --------
-    >>> import numpy as np, pandas as pd
-    >>> rng = np.random.default_rng(0)
-    >>> centres = np.repeat([[0.0, 0.0], [5.0, 5.0]], 10, axis=0)
-    >>> cues = pd.DataFrame(centres + rng.normal(size=(20, 2)))
-    >>> infer_actors(cues).nunique()
-    2
-    """
-    if reference is None:
-        values = table.to_numpy(dtype=float)
-        values = _standardise(values, values)
-    else:
-        if reference_groups is None:
-            raise ValueError("reference_groups is needed with reference")
-        identifier = ActorIdentifier().fit(reference.reindex(columns=table.columns),
-                                           reference_groups)
-        values = identifier.transform(table)
-    return _cluster(values, table.index, n_actors, max_actors)
-
-
-def _cluster(values: np.ndarray, index: pd.Index, n_actors: int | None,
-             max_actors: int) -> pd.Series:
-    """Ward clusters of rows; their number by silhouette when ``n_actors`` is None."""
-    n_clips = len(values)
-    if n_clips < 3:
-        return pd.Series("pseudo_00", index=index, name="actor")
-    if n_actors is None:
-        candidates = range(2, min(max_actors, n_clips - 1) + 1)
-        fits = {k: AgglomerativeClustering(n_clusters=k).fit_predict(values) for k in candidates}
-        n_actors = max(fits, key=lambda k: silhouette_score(values, fits[k]))
-        labels = fits[n_actors]
-    else:
-        labels = AgglomerativeClustering(n_clusters=min(n_actors, n_clips)).fit_predict(values)
-    return pd.Series([f"pseudo_{k:02d}" for k in labels], index=index, name="actor")
-
-
-class ActorIdentifier(BaseEstimator):
-    """Learned identity space: groups clips of unknown actors into pseudo-actors.
-
-    :meth:`fit` learns, on clips of known actors, the directions that separate actors best
-    relative to the variation within each actor (shrinkage LDA with actors as classes; labels
-    are never used), so that emotion moves clips little in that space. :meth:`predict`
-    projects new clips and clusters them (see :func:`infer_actors`). ``emo fit`` stores one
-    in the bundle; ``emo predict`` uses it to normalise test clips that carry no actor
-    (challenge ``frames_TEST<n>``) per pseudo-actor.
-
-    Parameters
-    ----------
-    max_actors : int, default=30
-        Largest number of pseudo-actors tried.
-    min_clips : int, default=14
-        Fewer unknown-actor clips than this are not clustered (each stays its own group).
-
-    Attributes
-    ----------
-    columns_ : list of str
-        Feature columns, in order.
-    reference_ : numpy.ndarray
-        Imputation and scaling statistics (median, mean, std) of the training clips.
-    lda_ : LinearDiscriminantAnalysis
-        The identity projection.
-
-    Examples
-    --------
-    >>> import numpy as np, pandas as pd
-    >>> rng = np.random.default_rng(0)
-    >>> actor = np.repeat([0, 1, 2, 3], 20)
-    >>> X = pd.DataFrame(rng.normal(size=(80, 3)) + actor[:, None] * [3, 0, 0])
-    >>> ident = ActorIdentifier().fit(X, pd.Series(actor))
-    >>> new = pd.DataFrame(rng.normal(size=(30, 3)) + np.repeat([10, 20], 15)[:, None] * [1, 0, 0])
-    >>> ident.predict(new).nunique()
-    2
-    """
-
-    def __init__(self, max_actors: int = 30, min_clips: int = 14) -> None:
-        self.max_actors = max_actors
-        self.min_clips = min_clips
-
-    def fit(self, X: pd.DataFrame, groups: pd.Series) -> ActorIdentifier:
-        """Learn the identity projection from clips of known actors."""
-        values = X.to_numpy(dtype=float)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            stats = [np.nanmedian(values, axis=0), np.nanmean(values, axis=0),
-                     np.nanstd(values, axis=0)]
-        self.columns_ = list(X.columns)
-        self.reference_ = np.nan_to_num(np.stack(stats))
-        self.lda_ = LinearDiscriminantAnalysis(solver="eigen", shrinkage="auto")
-        self.lda_.fit(self._scaled(values), pd.Series(groups).reindex(X.index).astype(str))
-        return self
-
-    def _scaled(self, values: np.ndarray) -> np.ndarray:
-        median, mean, std = self.reference_
-        values = np.where(np.isnan(values), median, values)
-        return (values - mean) / np.where(std > 0, std, 1.0)
-
-    def transform(self, X: pd.DataFrame) -> np.ndarray:
-        """Project clips into the identity space."""
-        check_is_fitted(self, "lda_")
-        return self.lda_.transform(self._scaled(X.reindex(columns=self.columns_)
-                                                .to_numpy(dtype=float)))
-
-    def predict(self, X: pd.DataFrame, n_actors: int | None = None) -> pd.Series:
-        """Pseudo-actor of each clip (``"pseudo_00"``...), indexed like ``X``."""
-        if len(X) < self.min_clips:
-            return pd.Series([f"?{i}" for i in X.index], index=X.index, name="actor")
-        return _cluster(self.transform(X), X.index, n_actors, self.max_actors)

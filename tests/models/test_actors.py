@@ -1,13 +1,12 @@
-"""ActorStandardiser (label-free, per group), group labels and infer_actors."""
+"""ActorStandardiser (label-free, per group) and group labels."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.metrics import adjusted_rand_score
 
-from emo.models import ActorStandardiser, infer_actors
+from emo.models import ActorStandardiser
 from emo.models.actors import check_groups
 
 
@@ -88,34 +87,3 @@ def test_infinity_and_other_columns_are_refused() -> None:
         scaler.transform(X.rename(columns={"g": "h"}))
     with pytest.raises(ValueError, match="method must be one of"):
         ActorStandardiser(method="minmax").fit(X)
-
-
-def test_infer_actors_recovers_identity_clusters() -> None:
-    rng = np.random.default_rng(1)
-    centres = rng.normal(0, 10, size=(4, 3))
-    cues = pd.DataFrame(np.repeat(centres, 15, axis=0) + rng.normal(size=(60, 3)))
-    truth = np.repeat(np.arange(4), 15)
-    found = infer_actors(cues)
-    assert found.nunique() == 4
-    assert pd.crosstab(found.to_numpy(), truth).gt(0).sum(axis=1).eq(1).all()
-    assert infer_actors(cues, n_actors=2).nunique() == 2
-
-
-def test_infer_actors_with_reference_follows_identity_not_emotion() -> None:
-    rng = np.random.default_rng(2)
-
-    def clips(n_actors: int) -> tuple[pd.DataFrame, np.ndarray]:
-        actors = np.repeat(np.arange(n_actors), 20)
-        identity = np.linspace(-6, 6, n_actors)[rng.permutation(n_actors)][actors]
-        emotion = rng.normal(0, 4, size=len(actors))  # shared by both cues, dominates "b"
-        cues = np.column_stack([identity + emotion, emotion]) + rng.normal(size=(len(actors), 2))
-        return pd.DataFrame(cues, columns=["a", "b"]), actors
-
-    known, known_actors = clips(8)
-    new, truth = clips(3)
-    found = infer_actors(new, n_actors=3, reference=known,
-                         reference_groups=pd.Series(known_actors, index=known.index))
-    assert adjusted_rand_score(truth, found) > 0.8
-    assert adjusted_rand_score(truth, infer_actors(new, n_actors=3)) < 0.5  # without reference
-    with pytest.raises(ValueError, match="reference_groups"):
-        infer_actors(new, reference=known)
