@@ -1,174 +1,184 @@
-"""Shared helpers of the benchmark scripts: actor-grouped evaluation of recipes and tables.
+"""Shared protocol of the accuracy benchmarks: development actors, untouched actors, baseline.
 
-A *recipe* is a function ``(X_train, y_train, actors_train, X_test, actors_test) -> probabilities``
-(test clips x sorted training classes). :func:`grouped_cv` runs one over actor-grouped folds and
-returns the pooled UAR; every setting a recipe chooses by itself (``inner_cv``) is chosen on the
-training actors of the fold only.
+Every accuracy benchmark runs the flow a user runs, through :mod:`emo.api` only: clips from
+the dataset folders (:func:`emo.api.index`) or from imported feature tables
+(:func:`emo.api.import_table`), :func:`emo.api.fit` with the default
+:class:`~emo.settings.FitConfig` (as ``emo fit`` with no flags), then :func:`emo.api.predict`.
+
+The protocol keeps a fixed set of actors out of all development (:data:`UNTOUCHED`): RAVDESS
+actors 13-16 (audio and face), EMO-DB speaker 11, body-kinematics actors F06 and M06. For each
+task the printed row holds
+
+- the nested cross-validated UAR of ``emo fit`` on the development actors (outer actor-grouped
+  folds only score; every choice is made inside them), as ``emo fit`` reports it;
+- the UAR of that model, fitted on all development actors, on the untouched actors, with their
+  actor ids known and with the actor column empty (actors inferred by the bundle);
+- the plain baseline on the same split: per-actor z-scores and a balanced logistic regression
+  (C=0.1), the reference of the issue "Unseen actors";
+- the target.
+
+The untouched scores are meant to be looked at once, after every default is fixed. A clip
+that gets no prediction counts as wrong.
 """
 
 from __future__ import annotations
 
+import argparse
+import tempfile
 import time
+import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import GroupKFold, LeaveOneGroupOut
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.linear_model import LogisticRegression
 
-from emo.models import ActorStandardiser, ModalityClassifier, uar
+from emo import api
+from emo.data.clip import Clip
+from emo.models import ActorStandardiser, uar
 
-#: ``(X_train, y_train, actors_train, X_test, actors_test) -> probabilities``.
-Recipe = Callable[[pd.DataFrame, np.ndarray, np.ndarray, pd.DataFrame, np.ndarray], np.ndarray]
-
-
-def folds(y: np.ndarray, actors: np.ndarray, n_splits: int | None = None
-          ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Leave-one-actor-out folds, or ``n_splits`` actor-grouped folds (deterministic)."""
-    if n_splits is None or n_splits >= len(np.unique(actors)):
-        splitter = LeaveOneGroupOut()
-    else:
-        splitter = GroupKFold(n_splits=n_splits)
-    return list(splitter.split(np.zeros(len(y)), y, actors))
+DATA = Path("/work/shared/data")
+#: Actors kept out of all development, per corpus.
+UNTOUCHED = {"ravdess": {"13", "14", "15", "16"}, "emodb": {"11"}, "body": {"F06", "M06"}}
+#: Inverse regularisation of the baseline's logistic regression.
+BASELINE_C = 0.1
 
 
-def grouped_cv(recipe: Recipe, x: pd.DataFrame, y: np.ndarray, actors: np.ndarray,
-               n_splits: int | None = None) -> tuple[float, dict[str, float]]:
-    """Pooled out-of-fold UAR of a recipe and the UAR of each held-out actor.
+@dataclass
+class Task:
+    """One benchmark task: labelled clips, the untouched actors and the target.
 
-    Parameters
+    Attributes
     ----------
-    recipe
-        The model to evaluate.
-    x, y, actors
-        Features, labels and actor of each clip.
-    n_splits
-        Actor-grouped folds; ``None`` for leave-one-actor-out.
-
-    Returns
-    -------
-    tuple
-        ``(pooled UAR, {actor: UAR})``.
-    """
-    classes = np.unique(y)
-    pred = np.empty(len(y), dtype=object)
-    for train, test in folds(y, actors, n_splits):
-        p = recipe(x.iloc[train], y[train], actors[train], x.iloc[test], actors[test])
-        pred[test] = classes[np.argmax(p, axis=1)]
-    per_actor = {a: uar(y[actors == a], pred[actors == a]) for a in np.unique(actors)}
-    return uar(y, pred), per_actor
-
-
-def actor_z(x_train: pd.DataFrame, a_train: np.ndarray, x_test: pd.DataFrame,
-            a_test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Label-free per-actor z-scores (each actor by its own clips), NaN set to 0."""
-    scaler = ActorStandardiser().fit(x_train, groups=a_train)
-    return (np.nan_to_num(scaler.transform(x_train, groups=a_train).to_numpy()),
-            np.nan_to_num(scaler.transform(x_test, groups=a_test).to_numpy()))
-
-
-def probabilities(model: object, classes: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """Class probabilities in the order of ``classes`` (soft-maxed decision values for SVC)."""
-    if hasattr(model, "predict_proba"):
-        p = model.predict_proba(x)
-    else:
-        d = model.decision_function(x)
-        p = np.exp(d - d.max(axis=1, keepdims=True))
-        p /= p.sum(axis=1, keepdims=True)
-    order = [list(model.classes_).index(c) for c in classes]
-    return p[:, order]
-
-
-def sklearn_recipe(make: Callable[[], object], *, per_actor: bool) -> Recipe:
-    """A scikit-learn model after a global (or label-free per-actor) z-score."""
-
-    def run(xtr, ytr, atr, xte, ate):
-        if per_actor:
-            a, b = actor_z(xtr, atr, xte, ate)
-        else:
-            a, b = np.nan_to_num(xtr.to_numpy()), np.nan_to_num(xte.to_numpy())
-        model = make_pipeline(StandardScaler(), make()).fit(a, ytr)
-        return probabilities(model, np.unique(ytr), b)
-
-    return run
-
-
-def gbm_recipe(**params: object) -> Recipe:
-    """:class:`emo.models.ModalityClassifier` with the given parameters."""
-
-    def run(xtr, ytr, atr, xte, ate):
-        model = ModalityClassifier(**params).fit(xtr, ytr, groups=atr)
-        return model.predict_proba(xte, groups=ate)
-
-    return run
-
-
-def columns(recipe: Recipe, keep: Callable[[str], bool]) -> Recipe:
-    """The recipe on the feature columns whose name passes ``keep``."""
-
-    def run(xtr, ytr, atr, xte, ate):
-        cols = [c for c in xtr.columns if keep(c)]
-        return recipe(xtr[cols], ytr, atr, xte[cols], ate)
-
-    return run
-
-
-def blend(*recipes: Recipe) -> Recipe:
-    """Mean of the class probabilities of several recipes (all see the same training fold)."""
-
-    def run(xtr, ytr, atr, xte, ate):
-        return np.mean([r(xtr, ytr, atr, xte, ate) for r in recipes], axis=0)
-
-    return run
-
-
-def inner_cv(candidates: dict[str, Recipe], n_splits: int | None = None) -> Recipe:
-    """Pick the candidate with the best grouped-CV UAR on the training actors of the fold only."""
-
-    def run(xtr, ytr, atr, xte, ate):
-        scores = {name: grouped_cv(r, xtr, ytr, atr, n_splits)[0]
-                  for name, r in candidates.items()}
-        best = max(scores, key=scores.get)
-        return candidates[best](xtr, ytr, atr, xte, ate)
-
-    return run
-
-
-class Table:
-    """Print rows of a fixed-width table as they come.
-
-    Parameters
-    ----------
-    headers
-        Column titles; the first column is left-aligned and ``width`` wide.
-    width
-        Width of the first column.
-    percent
-        Titles of the columns whose floats print as percentages (others with 3 decimals).
+    name
+        Row title.
+    clips
+        Every labelled clip of the task (development and untouched actors).
+    untouched
+        Actor ids kept out of development.
+    modalities
+        Modalities ``emo fit`` uses.
+    target
+        Target UAR on unseen actors.
+    extra_targets
+        Further target notes printed under the table.
     """
 
-    def __init__(self, headers: Sequence[str], width: int = 60,
-                 percent: Sequence[str] = ()) -> None:
-        self.width = width
-        self.percent = [h in percent for h in headers[1:]]
-        self.widths = [max(9, len(h)) for h in headers[1:]]
-        self.row(*headers)
-        print("-" * (width + sum(w + 1 for w in self.widths)))
+    name: str
+    clips: list[Clip]
+    untouched: set[str]
+    modalities: list[str]
+    target: float
+    extra_targets: list[str] = field(default_factory=list)
 
-    def row(self, first: str, *cells: object) -> None:
-        """Print one row (missing trailing cells stay empty)."""
-        text = [f"{first:{self.width}s}"]
-        for cell, w, pct in zip(cells, self.widths, self.percent, strict=False):
-            if isinstance(cell, float):
-                text.append(f"{cell:{w}.1%}" if pct else f"{cell:{w}.3f}")
-            else:
-                text.append(f"{'' if cell is None else cell!s:>{w}s}")
-        print(" ".join(text), flush=True)
+    def split(self) -> tuple[list[Clip], list[Clip]]:
+        """Development clips and untouched clips."""
+        dev = [c for c in self.clips if c.actor not in self.untouched]
+        test = [c for c in self.clips if c.actor in self.untouched]
+        return dev, test
 
 
-def timed(fn: Callable[..., object], *args: object) -> tuple[object, float]:
-    """``(fn(*args), seconds)``."""
-    t0 = time.perf_counter()
-    out = fn(*args)
-    return out, time.perf_counter() - t0
+@dataclass
+class Scores:
+    """UAR of one task: nested CV, untouched known/hidden (fused and per modality), baseline."""
+
+    nested: dict[str, float]
+    known: dict[str, float]
+    hidden: dict[str, float]
+    baseline: float
+    seconds: float
+
+
+def labelled(clips: Sequence[Clip]) -> list[Clip]:
+    """The clips with a class (7-class work drops RAVDESS calm and EMO-DB boredom)."""
+    return [c for c in clips if c.label]
+
+
+def hide_actors(clips: Sequence[Clip]) -> list[Clip]:
+    """The same clips with the actor column empty (as the challenge's test descriptors)."""
+    return [replace(c, actor=None) for c in clips]
+
+
+def prediction_uar(prediction: api.Prediction, clips: Sequence[Clip]) -> dict[str, float]:
+    """UAR of the fused ``pred`` and of each ``pred_<modality>`` column; a clip with no
+    prediction counts as wrong."""
+    truth = pd.Series({c.id: c.label for c in clips})
+    frame = prediction.frame.set_index("id")
+    scores = {}
+    for column in [c for c in frame.columns if c == "pred" or c.startswith("pred_")]:
+        pred = frame[column].reindex(truth.index).fillna("<none>").astype(str)
+        scores["fused" if column == "pred" else column.removeprefix("pred_")] = uar(truth, pred)
+    return scores
+
+
+def baseline_uar(dev: Sequence[Clip], test: Sequence[Clip], modalities: Sequence[str],
+                 cache: Path) -> float:
+    """Plain baseline: per-actor z-scores (each actor by its own clips, label-free) and a
+    balanced logistic regression (C=0.1) on every feature column of ``modalities``."""
+    clips = [*dev, *test]
+    table = api.feature_table(clips, modalities=list(modalities), cache=cache)
+    features = table.drop(columns=["actor", "label"]).astype(float)
+    actors = table["actor"].astype(str)
+    train = table.index.isin([c.id for c in dev])
+    scaler = ActorStandardiser().fit(features[train], groups=actors[train])
+
+    def z(rows: np.ndarray) -> np.ndarray:
+        return np.nan_to_num(scaler.transform(features[rows], groups=actors[rows]).to_numpy())
+
+    model = LogisticRegression(C=BASELINE_C, class_weight="balanced", max_iter=5000)
+    model.fit(z(train), table["label"][train].astype(str))
+    truth = pd.Series({c.id: c.label for c in test})
+    pred = pd.Series(model.predict(z(~train)), index=table.index[~train])
+    return uar(truth, pred.reindex(truth.index).fillna("<none>"))
+
+
+def run(task: Task, cache: Path, n_jobs: int) -> Scores:
+    """Fit ``emo fit``'s defaults on the development actors and score every figure."""
+    dev, test = task.split()
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as work:
+        result = api.fit(dev, out=Path(work) / "model", modalities=task.modalities,
+                         cache=cache, n_jobs=n_jobs, report=False)
+        known = api.predict(result.out, test, cache=cache, n_jobs=n_jobs)
+        hidden = api.predict(result.out, hide_actors(test), cache=cache, n_jobs=n_jobs)
+    return Scores(
+        nested=dict(result.cv.uar),
+        known=prediction_uar(known, test),
+        hidden=prediction_uar(hidden, test),
+        baseline=baseline_uar(dev, test, task.modalities, cache),
+        seconds=time.perf_counter() - start,
+    )
+
+
+def print_scores(task: Task, scores: Scores) -> None:
+    """One table per task: a row per output (fused, then each modality)."""
+    dev, test = task.split()
+    n_dev = len({c.actor for c in dev})
+    print(f"\n{task.name}: {len(dev)} development clips ({n_dev} actors), {len(test)} untouched "
+          f"clips (actors {', '.join(sorted(task.untouched))}); {scores.seconds:.0f} s")
+    print(f"{'output':10s} {'nested CV dev':>14s} {'untouched known':>16s} "
+          f"{'untouched hidden':>17s} {'baseline':>9s} {'target':>7s}")
+    names = ["fused", *sorted(n for n in scores.known if n != "fused")]
+    for name in names:
+        extra = (f"{scores.baseline:9.1%} {task.target:7.0%}" if name == "fused" else "")
+        print(f"{name:10s} {scores.nested.get(name, np.nan):14.1%} "
+              f"{scores.known.get(name, np.nan):16.1%} {scores.hidden.get(name, np.nan):17.1%} "
+              f"{extra}")
+    for note in task.extra_targets:
+        print(f"  {note}")
+
+
+def main(tasks: Callable[[Path], list[Task]], description: str,
+         argv: list[str] | None = None) -> int:
+    """Parse the common options, then run and print every task ``tasks(cache)`` returns."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--cache", type=Path, default=Path("cache"),
+                        help="feature cache (audio features are computed once)")
+    parser.add_argument("-j", "--jobs", type=int, default=2)
+    args = parser.parse_args(argv)
+    warnings.filterwarnings("ignore", category=UserWarning)
+    for task in tasks(args.cache):
+        print_scores(task, run(task, args.cache, args.jobs))
+    return 0

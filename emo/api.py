@@ -468,12 +468,17 @@ class FitResult:
 
 
 def _fusion(config: FitConfig, n_jobs: int) -> Any:
-    from emo.models import ModalityClassifier, StackingFusion
+    """The unfitted fusion model a configuration describes."""
+    from emo.models import EnsembleClassifier, ModalityClassifier, StackingFusion
 
-    base = ModalityClassifier(backend=config.backend, actor_norm=config.actor_norm,
-                              random_state=config.seed, **config.model)
+    common = {"actor_norm": config.actor_norm, "random_state": config.seed, **config.model}
+    if config.estimator == "ensemble":
+        base = EnsembleClassifier(balance_actors=config.balance_actors, **common)
+    else:
+        base = ModalityClassifier(backend=config.estimator, **common)
     return StackingFusion(base=base, meta=config.meta, n_splits=config.n_splits,
-                          random_state=config.seed, n_jobs=n_jobs)
+                          balance_actors=config.balance_actors, random_state=config.seed,
+                          n_jobs=n_jobs)
 
 
 def fit(
@@ -551,15 +556,19 @@ def fit(
     t0 = time.perf_counter()
     fusion.fit(X, y, groups=groups)
     timings["fit"] = time.perf_counter() - t0
-    identifier = None
-    if config.infer_actors and groups.nunique() >= 3:
-        from emo.models import ActorIdentifier
-
-        t0 = time.perf_counter()
-        identifier = ActorIdentifier().fit(X, groups=groups)
-        timings["actor_inference"] = time.perf_counter() - t0
+    identifier, inference = None, None
     scores = {**cv.to_dict(), "timings": timings, "n_clips": int(len(y)),
               "n_actors": int(groups.nunique())}
+    if config.infer_actors and groups.nunique() >= 3:
+        from emo.models import ActorIdentifier, simulate_inference
+
+        t0 = time.perf_counter()
+        identifier = ActorIdentifier(random_state=config.seed).fit(X, groups=groups)
+        inference = simulate_inference(ActorIdentifier(random_state=config.seed), X, groups,
+                                       y=y, fold_models=cv.fold_models,
+                                       random_state=config.seed)
+        scores["actor_inference"] = inference
+        timings["actor_inference"] = time.perf_counter() - t0
     extractors: dict[str, dict[str, Any]] = {}
     for task in feats.report.tasks:  # the media extractor of a modality wins over a table
         if task.modality not in extractors or extractors[task.modality]["extractor"] == "table":
@@ -577,7 +586,7 @@ def fit(
 
         write_report(out, cv, timings=timings, top_features=bundle.top_features(),
                      meta={"extractors": extractors, "config": bundle.config,
-                           "data": bundle.provenance["data"]})
+                           "data": bundle.provenance["data"]}, actor_inference=inference)
     return FitResult(out, bundle, feats.report, cv)
 
 

@@ -114,8 +114,11 @@ HELP = {
         f"Leave-one-actor-out outer CV instead of --folds (default: {_FIT.loso}).",
     "--seed":
         f"Random seed (default: {_FIT.seed}).",
-    "--backend":
-        f"Boosted trees: lightgbm or xgboost (default: {_FIT.backend}).",
+    "--estimator":
+        "Per-modality model: ensemble (logistic regression + RBF SVM + LightGBM, soft vote), "
+        f"lightgbm or xgboost (default: {_FIT.estimator}).",
+    "--balance-actors": "Nudge each actor's predicted class totals towards the training "
+                        f"class proportions, label-free (default: {_FIT.balance_actors}).",
     "--meta":
         f"Fusion: logreg, gbm or average (default: {_FIT.meta}).",
     "--actor-norm":
@@ -262,9 +265,10 @@ class _FitSettings:
     folds: Annotated[int | None, _opt("--folds")] = None
     loso: Annotated[bool | None, _opt("--loso/--no-loso")] = None
     seed: Annotated[int | None, _opt("--seed")] = None
-    backend: Annotated[str | None, _opt("--backend")] = None
+    estimator: Annotated[str | None, _opt("--estimator")] = None
     meta: Annotated[str | None, _opt("--meta")] = None
     actor_norm: Annotated[bool | None, _opt("--actor-norm/--no-actor-norm")] = None
+    balance_actors: Annotated[bool | None, _opt("--balance-actors/--no-balance-actors")] = None
     infer_actors: Annotated[bool | None, _opt("--infer-actors/--no-infer-actors")] = None
 
     def read(self, extractors: dict[str, dict[str, Any]]) -> api.FitConfig:
@@ -277,8 +281,10 @@ class _FitSettings:
         """
         settings = api.read_fit_config(self.config) if self.config else api.FitConfig()
         return settings.override(n_splits=self.folds, loso=self.loso, seed=self.seed,
-                                 backend=self.backend, meta=self.meta,
-                                 actor_norm=self.actor_norm, infer_actors=self.infer_actors,
+                                 estimator=self.estimator, meta=self.meta,
+                                 actor_norm=self.actor_norm,
+                                 balance_actors=self.balance_actors,
+                                 infer_actors=self.infer_actors,
                                  extractors=extractors)
 
 

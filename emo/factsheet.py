@@ -33,6 +33,15 @@ def _scores(cv: dict) -> str:
     return _table(("model", "UAR", "95 % CI half-width (folds)"), rows)
 
 
+def _estimator(config: dict) -> str:
+    """How the per-modality model of a fit configuration is described."""
+    name = config.get("estimator", "n/a")
+    if name == "ensemble":
+        return ("a soft vote of a logistic regression, an RBF SVM and LightGBM "
+                "(`EnsembleClassifier`)")
+    return f"gradient-boosted trees ({name}) (`ModalityClassifier`)"
+
+
 def write_factsheet(bundle_dir: str | Path, out_path: str | Path) -> Path:
     """Write a Markdown FactSheet draft describing the model saved in ``bundle_dir``.
 
@@ -85,17 +94,20 @@ One clip-level feature vector per modality (functionals over the clip), prefixed
 {_table(("modality", "features", "extractor", "example"), feature_rows)}
 
 ## 4. Models
-- Per modality: gradient-boosted trees (`ModalityClassifier`) with balanced class weights;
-  features z-scored (or ranked) within each actor, label-free, using all of that actor's clips
-  (training or test), which removes speaker/actor identity offsets.
-- Base classifier parameters: `{params.get("base", "n/a")}`
+- Per modality: {_estimator(params)}, with balanced class weights; features normalised
+  within each actor, label-free, using all of that actor's clips (training or test), which
+  removes speaker/actor identity offsets (actor normalisation: `{params.get("actor_norm", "n/a")}`).
+- Estimator parameters: `{params.get("model", {})}`
 
 ## 5. Fusion
 - Late fusion by stacking (`StackingFusion`, meta-learner `{params.get("meta", "n/a")}`):
   out-of-fold class probabilities of every modality (actor-grouped inner CV) plus one
-  availability flag per modality are the meta-learner's input; a missing modality gets uniform
-  probabilities and flag 0, so every clip with at least one modality gets a prediction.
-- Fusion parameters: {", ".join(f"`{k}={v}`" for k, v in sorted(params.items()) if k != "base")}
+  availability flag per modality are the meta-learner's input, so every clip with at least
+  one modality gets a prediction. Per-actor class balancing:
+  `{params.get("balance_actors", "n/a")}`.
+- Clips without an actor (challenge test descriptors) are grouped into pseudo-actors by a
+  label-free actor identifier calibrated on the training actors
+  (`infer_actors = {params.get("infer_actors", "n/a")}`).
 
 ## 6. Validation protocol and scores
 Nested actor-grouped cross-validation ({cv.get("n_folds", "n/a")} outer folds, no actor in both

@@ -32,14 +32,16 @@ __all__ = ["FitConfig", "ServeLimits", "read_fit_config"]
 Modality = Literal[MODALITIES]  # type: ignore[valid-type]
 
 
-def _message(error: ValidationError, path: str | Path | None) -> ConfigError:
+def _message(error: ValidationError, path: str | Path | None,
+             known: list[str]) -> ConfigError:
     """One :class:`ConfigError` naming the file, each bad key, the problem and the value."""
     parts = []
     for item in error.errors():
         key = ".".join(str(p) for p in item["loc"] if p != "[key]") or "(top level)"
         text = item["msg"].removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
-            text = "unknown key"
+            text = "unknown key" + (f" (known: {', '.join(known)})" if len(item["loc"]) == 1
+                                    else "")
         elif "input" in item and not isinstance(item["input"], dict):
             text += f" (got {item['input']!r})"
         parts.append(f"{key}: {text}")
@@ -55,7 +57,7 @@ class _Settings(BaseModel):
         try:
             super().__init__(**data)
         except ValidationError as exc:
-            raise _message(exc, None) from None
+            raise _message(exc, None, list(type(self).model_fields)) from None
 
 
 class FitConfig(_Settings):
@@ -69,12 +71,18 @@ class FitConfig(_Settings):
         Leave one actor out in the outer loop instead of ``n_splits`` folds.
     seed
         Random state of every estimator and split.
-    backend
-        Boosted trees of the per-modality models: ``lightgbm`` or ``xgboost``.
+    estimator
+        Per-modality model: ``ensemble`` (soft vote of a logistic regression, an RBF SVM
+        and LightGBM on per-actor normalised features; :class:`~emo.models.EnsembleClassifier`)
+        or boosted trees alone, ``lightgbm`` or ``xgboost``
+        (:class:`~emo.models.ModalityClassifier`).
     meta
         Fusion meta-learner: ``logreg``, ``gbm`` or ``average``.
     actor_norm
         Label-free per-actor feature normalisation.
+    balance_actors
+        Nudge each actor's predicted class totals towards the training class proportions
+        (one label-free step, actors with at least 14 clips), per modality and fused.
     infer_actors
         Learn an identity space so that clips without an actor (challenge test descriptors)
         are normalised per inferred pseudo-actor rather than each alone.
@@ -88,9 +96,10 @@ class FitConfig(_Settings):
     n_splits: int = Field(5, ge=2, le=100)
     loso: bool = False
     seed: int = 0
-    backend: Literal["lightgbm", "xgboost"] = "lightgbm"
+    estimator: Literal["ensemble", "lightgbm", "xgboost"] = "ensemble"
     meta: Literal["logreg", "gbm", "average"] = "logreg"
     actor_norm: bool = True
+    balance_actors: bool = True
     infer_actors: bool = True
     model: dict[str, Any] = Field(default_factory=dict)
     extractors: dict[Modality, dict[str, Any]] = Field(default_factory=dict)

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from emo.factsheet import write_factsheet
-from emo.models import ModalityClassifier, StackingFusion, cross_validate, save_bundle
+from emo.models import Bundle, ModalityClassifier, StackingFusion, cross_validate
 from emo.report import write_report
 
 CLASSES = ["An", "Di", "Fe", "Ha", "Ne", "Sa", "Su"]
@@ -23,12 +23,12 @@ def fitted() -> tuple:
     y = pd.Series(np.tile(CLASSES, 8), index=ids)
     groups = pd.Series(np.repeat(["a", "b", "c", "d"], 14), index=ids)
     codes = y.map(CLASSES.index).to_numpy()[:, None]
-    tables = {m: pd.DataFrame(rng.normal(size=(56, 3)) + codes * [1, 0, k], index=ids,
-                              columns=[f"{m}__f{j}" for j in range(3)])
-              for k, m in enumerate(["audio", "face"])}
+    X = pd.concat([pd.DataFrame(rng.normal(size=(56, 3)) + codes * [1, 0, k], index=ids,
+                                columns=[f"{m}__f{j}" for j in range(3)])
+                   for k, m in enumerate(["audio", "face"])], axis=1)
     fusion = StackingFusion(ModalityClassifier(n_estimators=10), meta="average")
-    cv = cross_validate(fusion, tables, y, groups, n_splits=2)
-    return cv, fusion.fit(tables, y, groups)
+    cv = cross_validate(fusion, X, y, groups, n_splits=2)
+    return cv, fusion.fit(X, y, groups=groups)
 
 
 def test_report_files_written(fitted, tmp_path: Path) -> None:
@@ -49,6 +49,9 @@ def test_report_files_written(fitted, tmp_path: Path) -> None:
 
 def test_factsheet_from_bundle(fitted, tmp_path: Path) -> None:
     cv, fusion = fitted
-    save_bundle(tmp_path / "model", fusion, {"cv": {**cv.to_dict(), "timings": {"fit": 2.0}}})
+    config = {"estimator": "lightgbm", "meta": "average", "n_splits": 2}
+    Bundle(fusion, config=config, scores={**cv.to_dict(), "timings": {"fit": 2.0}}).save(
+        tmp_path / "model")
     sheet = write_factsheet(tmp_path / "model", tmp_path / "FACTSHEET.md").read_text()
-    assert "| fused |" in sheet and "lightgbm" in sheet and "| fit | 2.0 |" in sheet
+    assert "| fused |" in sheet and "| fit | 2.0 |" in sheet
+    assert "gradient-boosted trees (lightgbm)" in sheet and "meta-learner `average`" in sheet

@@ -6,6 +6,7 @@ This package knows only feature tables (DataFrames indexed by clip id); it impor
 
 from emo.models.actors import ActorStandardiser
 from emo.models.bundle import Bundle
+from emo.models.ensemble import EnsembleClassifier
 from emo.models.evaluate import CVResult, cross_validate, score_probabilities, uar
 from emo.models.fusion import StackingFusion
 from emo.models.identity import ActorIdentifier, infer_actors, simulate_inference
@@ -17,6 +18,7 @@ __all__ = [
     "ActorStandardiser",
     "Bundle",
     "CVResult",
+    "EnsembleClassifier",
     "ModalityClassifier",
     "StackingFusion",
     "actor_folds",

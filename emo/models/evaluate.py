@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, clone
 from sklearn.metrics import confusion_matrix, recall_score
-from sklearn.model_selection import LeaveOneGroupOut, StratifiedGroupKFold
 
-if TYPE_CHECKING:
-    from emo.models.fusion import StackingFusion
+from emo.models.splits import actor_folds
 
-__all__ = ["CVResult", "actor_folds", "cross_validate", "uar"]
+__all__ = ["CVResult", "TestGroups", "cross_validate", "score_probabilities", "uar"]
 
-#: Fewer actors than this make grouped cross-validation scores very noisy (a warning says so).
-FEW_ACTORS = 4
+#: ``(X_train, groups_train, X_test) -> groups_test``: the actors assumed for test clips.
+TestGroups = Callable[[pd.DataFrame, pd.Series, pd.DataFrame], pd.Series]
 
 
 def uar(y_true: pd.Series | np.ndarray, y_pred: pd.Series | np.ndarray) -> float:
@@ -44,63 +41,6 @@ def uar(y_true: pd.Series | np.ndarray, y_pred: pd.Series | np.ndarray) -> float
     return float(recall_score(y_true, y_pred, labels=labels, average="macro", zero_division=0))
 
 
-def actor_folds(
-    y: pd.Series,
-    groups: pd.Series,
-    *,
-    n_splits: int = 5,
-    loso: bool = False,
-    random_state: int = 0,
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Actor-grouped train/test folds: no actor is ever on both sides.
-
-    Uses :class:`~sklearn.model_selection.StratifiedGroupKFold` with
-    ``min(n_splits, n_actors)`` folds (shuffled with ``random_state``), or leave-one-actor-out
-    with ``loso``. Warns when there are fewer than 4 actors.
-
-    Parameters
-    ----------
-    y : pandas.Series
-        Class of each clip.
-    groups : pandas.Series
-        Actor of each clip, aligned on ``y.index``.
-    n_splits : int, default=5
-        Number of folds (capped by the number of actors).
-    loso : bool, default=False
-        Leave one actor (subject) out instead.
-    random_state : int, default=0
-        Seed of the fold assignment.
-
-    Returns
-    -------
-    list of (numpy.ndarray, numpy.ndarray)
-        Positional indices into ``y`` of the training and test clips of each fold.
-
-    Raises
-    ------
-    ValueError
-        With fewer than 2 actors.
-    """
-    actors = groups.reindex(y.index).astype(str).to_numpy()
-    n_actors = len(np.unique(actors))
-    if n_actors < 2:
-        raise ValueError(f"actor-grouped cross-validation needs at least 2 actors, got {n_actors}")
-    if n_actors < FEW_ACTORS:
-        warnings.warn(
-            f"only {n_actors} actors: cross-validated scores will be very noisy",
-            UserWarning,
-            stacklevel=2,
-        )
-    if loso:
-        splitter = LeaveOneGroupOut()
-    else:
-        k = min(n_splits, n_actors)
-        splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=random_state)
-    with warnings.catch_warnings():  # classes rarer than n_splits: stratification is best-effort
-        warnings.simplefilter("ignore", UserWarning)
-        return list(splitter.split(np.zeros(len(y)), y.to_numpy(), actors))
-
-
 @dataclass
 class CVResult:
     """Scores of a nested actor-grouped cross-validation, per modality and fused.
@@ -122,6 +62,10 @@ class CVResult:
         Class labels.
     n_clips, n_actors, n_folds : int
         Size of the evaluation.
+    fold_models : list of (pandas.Index, estimator)
+        Of :func:`cross_validate`: each outer fold's test clip ids and the model fitted
+        without them (for :func:`~emo.models.identity.simulate_inference`); not in
+        :meth:`to_dict`.
     """
 
     uar: dict[str, float]
@@ -133,6 +77,7 @@ class CVResult:
     n_clips: int = 0
     n_actors: int = 0
     n_folds: int = 0
+    fold_models: list[tuple[pd.Index, Any]] = field(default_factory=list)
 
     def uar_ci(self, name: str) -> tuple[float, float]:
         """Mean and 95 % half-width (normal approximation) of the per-fold UAR of ``name``."""
@@ -175,33 +120,36 @@ def _scores(
 
 
 def cross_validate(
-    fusion: StackingFusion,
-    tables: dict[str, pd.DataFrame],
+    model: BaseEstimator,
+    X: pd.DataFrame,
     y: pd.Series,
     groups: pd.Series,
     *,
     n_splits: int = 5,
     loso: bool = False,
     random_state: int = 0,
-    test_groups: Callable[[dict[str, pd.DataFrame]], pd.Series] | None = None,
+    test_groups: TestGroups | None = None,
 ) -> CVResult:
-    """Nested actor-grouped cross-validation of a fusion model and of each of its modalities.
+    """Nested actor-grouped cross-validation of a model and of each of its modalities.
 
-    Outer folds (actor-grouped, see :func:`actor_folds`) give the scores; in each outer training
-    part a clone of ``fusion`` is fitted, whose own inner grouped cross-validation builds the
-    meta-learner's out-of-fold inputs, so no test actor is ever seen by any stage. Test actors are
-    normalised with their own clips (``groups`` of the test part).
+    Outer folds (actor-grouped, see :func:`actor_folds`) only score: in each outer training part
+    a clone of ``model`` is fitted, and every choice it makes from data (e.g. the stacking
+    fusion's out-of-fold meta-learner inputs) comes from its own inner grouped folds of that
+    part, so no test actor is seen by any stage. Test actors are normalised with their own
+    clips (``groups`` of the test part, or ``test_groups``).
 
     Parameters
     ----------
-    fusion : StackingFusion
-        Unfitted template (cloned for each fold).
-    tables : dict of str to pandas.DataFrame
-        Feature table of each modality, indexed by clip id.
+    model : estimator
+        Unfitted template (cloned for each fold) whose ``fit`` and ``predict_proba`` take
+        ``groups``, e.g. :class:`~emo.models.fusion.StackingFusion`; when it has
+        ``predict_proba_modalities`` each modality is scored too.
+    X : pandas.DataFrame
+        Features, one row per clip (index clip id).
     y : pandas.Series
-        Class of each labelled clip (only these clips are evaluated).
+        Class of each clip, aligned on ``X.index``.
     groups : pandas.Series
-        Actor of each clip.
+        Actor of each clip, aligned on ``X.index``.
     n_splits : int, default=5
         Outer folds (capped by the number of actors).
     loso : bool, default=False
@@ -209,32 +157,41 @@ def cross_validate(
     random_state : int, default=0
         Seed of the outer folds.
     test_groups : callable or None, default=None
-        Evaluate as if the test actors were unknown: called with the test part's tables, it
-        returns the groups used to normalise them (e.g. pseudo-actors from
-        :func:`~emo.models.actors.infer_actors`). None uses the true actors.
+        Evaluate as if the test actors were unknown: called as
+        ``test_groups(X_train, groups_train, X_test)``, it returns the groups used to normalise
+        the test clips (e.g. pseudo-actors of an identity model fitted on the training part).
+        None uses the true actors.
 
     Returns
     -------
     CVResult
+        Scores of ``"fused"`` (the model's own output) and of each modality.
     """
-    classes = sorted(map(str, y.unique()))
-    y = y.astype(str)
+    y = y.reindex(X.index).astype(str)
+    groups = groups.reindex(X.index).astype(str)
+    classes = sorted(y.unique())
     folds = actor_folds(y, groups, n_splits=n_splits, loso=loso, random_state=random_state)
     proba: dict[str, list[pd.DataFrame]] = {}
     fold_uar: dict[str, list[float]] = {}
+    fold_models = []
     for train, test in folds:
-        train_ids, test_ids = y.index[train], y.index[test]
-        model = clone(fusion).fit(_subset(tables, train_ids), y.loc[train_ids], groups)
-        test_tables = _subset(tables, test_ids)
-        actors = groups if test_groups is None else test_groups(test_tables)
-        outputs = model.predict_proba_modalities(test_tables, actors)
-        outputs["fused"] = model.predict_proba(test_tables, actors)
+        fitted = clone(model).fit(X.iloc[train], y.iloc[train], groups=groups.iloc[train])
+        fold_models.append((X.index[test], fitted))
+        X_test = X.iloc[test]
+        actors = (groups.iloc[test] if test_groups is None
+                  else test_groups(X.iloc[train], groups.iloc[train], X_test))
+        outputs = (fitted.predict_proba_modalities(X_test, groups=actors)
+                   if hasattr(fitted, "predict_proba_modalities") else {})
+        outputs["fused"] = pd.DataFrame(fitted.predict_proba(X_test, groups=actors),
+                                        index=X_test.index, columns=fitted.classes_)
         for name, frame in outputs.items():
             frame = frame.reindex(columns=classes, fill_value=0.0)
             proba.setdefault(name, []).append(frame)
             fold_uar.setdefault(name, []).append(_scores(y, frame, classes)[0])
     oof = {name: pd.concat(frames) for name, frames in proba.items()}
-    return score_probabilities(oof, y, groups, fold_uar=fold_uar, classes=classes)
+    result = score_probabilities(oof, y, groups, fold_uar=fold_uar, classes=classes)
+    result.fold_models = fold_models
+    return result
 
 
 def score_probabilities(
@@ -285,9 +242,3 @@ def score_probabilities(
         n_actors=int(groups.reindex(y.index).nunique()),
         n_folds=len(next(iter(fold_uar.values()))) if fold_uar else 1,
     )
-
-
-def _subset(tables: dict[str, pd.DataFrame], ids: pd.Index) -> dict[str, pd.DataFrame]:
-    """Rows of each table whose clip id is in ``ids`` (modalities left without rows are dropped)."""
-    out = {name: table.loc[table.index.isin(ids)] for name, table in tables.items()}
-    return {name: table for name, table in out.items() if len(table)}

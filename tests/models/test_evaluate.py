@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from emo.models import ModalityClassifier, StackingFusion, actor_folds, cross_validate, uar
+from emo.models import StackingFusion, actor_folds, cross_validate, uar
+from emo.models.ensemble import EnsembleClassifier
 
 
 def test_uar_is_mean_recall_over_present_classes() -> None:
@@ -37,10 +39,28 @@ def test_few_actors_cap_folds_and_warn(synthetic) -> None:
 
 def test_cross_validate_scores_every_modality(synthetic) -> None:
     tables, y, groups = synthetic
-    fusion = StackingFusion(ModalityClassifier(n_estimators=20), meta="gbm", n_splits=3)
-    cv = cross_validate(fusion, tables, y, groups, n_splits=4)
+    X = pd.concat(list(tables.values()), axis=1)
+    fusion = StackingFusion(EnsembleClassifier(n_estimators=20), n_splits=3)
+    cv = cross_validate(fusion, X, y, groups, n_splits=4)
     assert set(cv.uar) == {"audio", "face", "fused"}
     assert all(len(v) == 4 for v in cv.uar_folds.values())
     assert cv.confusion["fused"].to_numpy().sum() == len(y)
     assert set(cv.oof_proba["fused"].index) == set(y.index)
     json.dumps(cv.to_dict())
+
+
+def test_cross_validate_scores_a_plain_classifier_with_hidden_actors(synthetic) -> None:
+    """Any groups-aware classifier; ``test_groups`` decides how test clips are grouped."""
+    tables, y, groups = synthetic
+    seen = []
+
+    def one_group(X_train: pd.DataFrame, groups_train: pd.Series,
+                  X_test: pd.DataFrame) -> pd.Series:
+        seen.append(set(groups_train) & set(groups.loc[X_test.index]))
+        return pd.Series("unknown", index=X_test.index)
+
+    cv = cross_validate(EnsembleClassifier(n_estimators=20), tables["audio"], y, groups,
+                        n_splits=3, test_groups=one_group)
+    assert set(cv.uar) == {"fused"}
+    assert seen == [set()] * 3  # no test actor was in the training part
+    assert cv.uar["fused"] > 0.3
