@@ -33,7 +33,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import soundfile as sf
-from _common import Table, timed
+from _speed import Table, timed
 
 from emo.data.clip import Clip, write_manifest
 from emo.data.labels import CLASSES

@@ -57,19 +57,26 @@ class Outcome:
     """What one scenario did to its cache."""
 
     name: str
+    #: ``emo extract`` processes started, how many were SIGKILLed, entries they computed.
     runs: int = 0
     kills: int = 0
-    seconds: float = 0.0
     computed: int = 0
+    #: Inode of every complete entry when first seen (a rewrite changes it).
     seen: dict[Path, int] = field(default_factory=dict)
+    #: Entries rewritten after they were complete, ``.parquet`` files that did not read,
+    #: entries seen complete and then gone.
     recomputed: int = 0
     untrusted: int = 0
     lost: int = 0
+    #: Feature columns that differ from the reference run; values equal, values differing,
+    #: the largest difference in units of the last place.
+    differing: set[str] = field(default_factory=set)
     equal: int = 0
     differ: int = 0
     max_ulp: float = 0.0
+    #: Wall time; temporaries, journals or lock files beyond the stripes left at the end.
+    seconds: float = 0.0
     leftovers: int = 0
-    differing: set[str] = field(default_factory=set)
 
 
 def _snapshot(cache: Path, outcome: Outcome) -> None:

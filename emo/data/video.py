@@ -2,10 +2,14 @@
 
 Frames come out as ``(timestamp in seconds, RGB uint8 array H x W x 3)``. A segment
 ``[start, end)`` is decoded after a seek to the key frame before ``start``, so only the
-part that is needed is read; ``fps`` keeps about that many frames per second (the others
-are decoded, as the codec needs them, but never converted), and ``max_side`` downscales
-while converting. Still images (``.png``, ``.jpg``...) give one frame at time 0; grey
-images are turned into RGB.
+part that is needed is read; ``fps`` keeps about that many frames per second on a grid
+fixed on the video's time line (:func:`on_grid`; the others are decoded, as the codec
+needs them, but never converted), and ``max_side`` downscales while converting. Still
+images (``.png``, ``.jpg``...) give one frame at time 0; grey images are turned into RGB.
+
+:func:`iter_frames` reads one segment; :class:`VideoReader` decodes several segments of
+one file in one pass (seeking over gaps only where a key frame lets it skip decoding),
+for extractors that serve many clips of one recording at once.
 
 Every problem with a file (missing, empty, not a video, truncated, no video stream,
 segment outside the video) is a :class:`~emo.errors.MediaError` naming the file.
@@ -22,7 +26,7 @@ Examples
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -33,7 +37,8 @@ import numpy as np
 
 from emo.errors import MediaError
 
-__all__ = ["IMAGE_SUFFIXES", "VideoInfo", "is_image", "iter_frames", "video_info"]
+__all__ = ["IMAGE_SUFFIXES", "DecodedFrame", "VideoInfo", "VideoReader", "check_segment",
+           "is_image", "iter_frames", "merge_segments", "on_grid", "video_info"]
 
 #: File name endings read as still images (one frame).
 IMAGE_SUFFIXES: frozenset[str] = frozenset(
@@ -154,12 +159,247 @@ def _target_size(width: int, height: int, max_side: int | None) -> tuple[int, in
     return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
 
 
-def _check_segment(path: Path, start: float | None, end: float | None) -> None:
+def check_segment(path: Path, start: float | None, end: float | None) -> None:
+    """Raise :class:`MediaError` for a segment bound that is not a finite time >= 0, or an
+    empty segment."""
     for name, value in (("start", start), ("end", end)):
         if value is not None and not (math.isfinite(value) and value >= 0):
             raise MediaError(f"segment {name} must be a finite time >= 0 s, not {value!r}", path)
     if start is not None and end is not None and end <= start:
         raise MediaError(f"empty segment: end {end:g} s is not after start {start:g} s", path)
+
+
+def on_grid(time: float, fps: float | None, source_fps: float) -> bool:
+    """Whether the frame at ``time`` is analysed at ``fps`` frames per second.
+
+    The analysis grid is fixed on the video's time line: time is cut into slots of
+    ``1 / fps`` seconds from 0, and the first frame of each slot is kept (every k-th
+    frame of a constant-rate video, k = ``source_fps / fps``). Whether a frame is kept
+    depends on its time alone, never on where decoding started, so a segment analysed
+    alone and inside a longer pass sees the same frames.
+
+    Parameters
+    ----------
+    time
+        Presentation time of the frame in seconds.
+    fps
+        Analysis rate; ``None`` or 0 keeps every frame.
+    source_fps
+        Frame rate of the video (0 when unknown: every frame is kept).
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> [i for i in range(8) if on_grid(i / 30, 10, 30.0)]
+    [0, 3, 6]
+    >>> [i for i in range(8) if on_grid(i / 30, 12, 30.0)]
+    [0, 2, 5, 7]
+    """
+    if not fps or source_fps <= 0 or fps >= source_fps:
+        return True
+    half = 0.5 / source_fps
+    return math.floor((time + half) * fps) != math.floor((time + half - 1 / source_fps) * fps)
+
+
+class DecodedFrame:
+    """A decoded video frame, converted to an RGB array only when asked (once per size).
+
+    Attributes
+    ----------
+    time : float
+        Presentation time in seconds.
+    """
+
+    __slots__ = ("_frame", "_images", "time")
+
+    def __init__(self, time: float, frame: av.VideoFrame) -> None:
+        self.time = time
+        self._frame = frame
+        self._images: dict[tuple[int, int], np.ndarray] = {}
+
+    def image(self, max_side: int | None = None) -> np.ndarray:
+        """The frame as RGB ``uint8`` (height, width, 3), downscaled (area interpolation)
+        so that its longer side is at most ``max_side`` (``None``: full size)."""
+        frame = self._frame
+        size = _target_size(frame.width, frame.height, max_side)
+        image = self._images.get(size)
+        if image is None:
+            if size == (frame.width, frame.height):
+                image = frame.to_ndarray(format="rgb24")
+            else:
+                image = frame.reformat(width=size[0], height=size[1], format="rgb24",
+                                       interpolation="AREA").to_ndarray()
+            self._images[size] = image
+        return image
+
+
+class VideoReader:
+    """One video file opened to decode several segments in one pass (a context manager).
+
+    :meth:`frames` decodes the segments in time order. Between two segments it seeks
+    only when a key frame lies after the last decoded frame and at or before the next
+    segment's start (asked of a second, packet-only handle on the file); otherwise it
+    decodes on through the gap, converting nothing. Decoding from the key frame before a
+    segment or on from an earlier segment gives the same frames (closed groups of
+    pictures), so a segment's frames do not depend on the other segments of the pass.
+
+    Parameters
+    ----------
+    path
+        The video file.
+
+    Raises
+    ------
+    MediaError
+        When the file is missing, empty, unreadable or has no video stream.
+
+    Attributes
+    ----------
+    path : Path
+    fps, duration : float
+        Frame rate and length of the video stream (0 when the container does not say).
+    n_frames : int
+        Frames in the stream (from the container, else estimated).
+    last_time : float
+        Time of the last decoded frame (``-inf`` before the first).
+    exhausted : bool
+        Whether decoding reached the end of the stream.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._container = _open(self.path)
+        self._probe: av.container.InputContainer | None = None
+        try:
+            if not self._container.streams.video:
+                raise MediaError("no video stream", self.path)
+            self._stream = self._container.streams.video[0]
+            self.fps, self.duration, self.n_frames = _stream_timing(self._stream,
+                                                                    self._container)
+        except BaseException:
+            self._container.close()
+            raise
+        self._time_base = self._stream.time_base or Fraction(1, 1)
+        self.half_frame = 0.5 / self.fps if self.fps > 0 else 1e-3
+        self.last_time = -math.inf
+        self.exhausted = False
+
+    def __enter__(self) -> VideoReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the file (and the key-frame probe)."""
+        self._container.close()
+        if self._probe is not None:
+            self._probe.close()
+
+    def check_start(self, start: float | None) -> None:
+        """Raise :class:`MediaError` when a segment starts after the end of the video."""
+        if start is not None and self.duration > 0 and start >= self.duration:
+            raise MediaError(
+                f"segment starts at {start:g} s, after the end of the video "
+                f"({self.duration:g} s, {self.n_frames} frames)", self.path)
+
+    def truncation(self, end: float | None) -> MediaError | None:
+        """The error to report for a segment ending at ``end`` when decoding stopped well
+        before it and before the declared duration (a truncated file), else ``None``."""
+        if not self.exhausted or self.duration <= 0:
+            return None
+        expected = self.duration if end is None else min(end, self.duration)
+        if self.last_time >= expected - max(6 * self.half_frame, 0.1):
+            return None
+        last = self.last_time
+        shown = "no frame" if last == -math.inf else f"the frame at {last:.3f} s"
+        return MediaError(f"truncated video: decoding stopped after {shown}, "
+                          f"but the video lasts {self.duration:g} s", self.path)
+
+    def frames(self, segments: Sequence[tuple[float, float]]) -> Iterator[DecodedFrame]:
+        """Decode the frames of segments ``[start, end)`` (seconds; ``end`` may be ``inf``).
+
+        A frame belongs to a segment when its time lies in ``[start, end)`` to within
+        half a frame. Overlapping segments are merged; each frame is yielded once.
+
+        Raises
+        ------
+        MediaError
+            When the stream cannot be decoded (damaged or truncated).
+        """
+        half = self.half_frame
+        pending: DecodedFrame | None = None
+        decoded: Iterator[DecodedFrame] | None = None
+        for start, end in merge_segments(segments):
+            if decoded is None or self._seek_pays(pending, start):
+                decoded = self._decode_from(start)
+                pending = None
+            while True:
+                if pending is None:
+                    pending = next(decoded, None)
+                    if pending is None:
+                        return
+                if pending.time >= end - half:
+                    break  # it may belong to the next segment
+                if pending.time >= start - half:
+                    yield pending
+                pending = None
+
+    def _seek_pays(self, pending: DecodedFrame | None, start: float) -> bool:
+        """Whether seeking to ``start`` skips decoding (a key frame lies in the gap)."""
+        if pending is not None and pending.time >= start - self.half_frame:
+            return False
+        return self._key_frame_before(start) > self.last_time
+
+    def _key_frame_before(self, time: float) -> float:
+        """Time of the last key frame at or before ``time`` (``-inf`` if unknown)."""
+        try:
+            if self._probe is None:
+                self._probe = av.open(str(self.path), mode="r")
+            stream = self._probe.streams.video[0]
+            self._probe.seek(int(time / self._time_base), stream=stream, backward=True)
+            for packet in self._probe.demux(stream):
+                if packet.pts is not None:
+                    return float(packet.pts * self._time_base)
+        except (av.error.FFmpegError, IndexError):
+            pass
+        return -math.inf
+
+    def _decode_from(self, start: float) -> Iterator[DecodedFrame]:
+        """Frames from the key frame at or before ``start`` (from the first frame at 0)."""
+        try:
+            if start > 0 and self._stream.time_base is not None:
+                self._container.seek(int(start / self._time_base), stream=self._stream,
+                                     backward=True)
+            for index, frame in enumerate(self._container.decode(self._stream)):
+                t = (float(frame.pts * self._time_base) if frame.pts is not None
+                     else index / (self.fps or 1))
+                self.last_time = t
+                yield DecodedFrame(t, frame)
+        except av.error.FFmpegError as exc:
+            raise MediaError(f"cannot decode the video (damaged or truncated): {exc}",
+                             self.path) from exc
+        self.exhausted = True
+
+
+def merge_segments(segments: Iterable[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Sort segments ``(start, end)`` and merge those that overlap.
+
+    Examples
+    --------
+    >>> merge_segments([(4.0, 6.0), (0.0, 2.0), (1.0, 3.0), (3.0, 4.0)])
+    [(0.0, 3.0), (3.0, 4.0), (4.0, 6.0)]
+    """
+    merged: list[tuple[float, float]] = []
+    for start, end in sorted(segments):
+        if merged and start < merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
 
 
 def iter_frames(
@@ -183,8 +423,9 @@ def iter_frames(
         Segment ``[start, end)`` in seconds on the video's time line (``None``: from the
         first / to the last frame). Ignored for still images.
     fps
-        Target analysis rate: keep about ``fps`` frames per second (every k-th frame of
-        a constant-rate video, k = source fps / ``fps``); ``None`` keeps all frames.
+        Target analysis rate: keep about ``fps`` frames per second on the grid of
+        :func:`on_grid` (every k-th frame of a constant-rate video, k = source fps /
+        ``fps``); ``None`` keeps all frames.
     max_side
         Downscale (area interpolation) so that the longer side is at most this many
         pixels; ``None`` keeps the size. Small images are never upscaled.
@@ -213,78 +454,28 @@ def iter_frames(
         if (width, height) != (frame.shape[1], frame.shape[0]):
             frame = cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)
         return iter([(0.0, frame)])
-    _check_segment(path, start, end)
-    container = _open(path)
+    check_segment(path, start, end)
+    reader = VideoReader(path)
     try:
-        if not container.streams.video:
-            raise MediaError("no video stream", path)
-        stream = container.streams.video[0]
-        src_fps, duration, n_frames = _stream_timing(stream, container)
-        if start is not None and duration > 0 and start >= duration:
-            raise MediaError(
-                f"segment starts at {start:g} s, after the end of the video "
-                f"({duration:g} s, {n_frames} frames)", path)
+        reader.check_start(start)
     except BaseException:
-        container.close()
+        reader.close()
         raise
-    return _decode(path, container, stream, (start, end), fps, (src_fps, duration), max_side)
+    return _segment_frames(reader, start, end, fps, max_side)
 
 
-def _decode(
-    path: Path,
-    container: av.container.InputContainer,
-    stream: av.video.stream.VideoStream,
-    segment: tuple[float | None, float | None],
-    fps: float | None,
-    timing: tuple[float, float],
-    max_side: int | None,
-) -> Iterator[tuple[float, np.ndarray]]:
-    """Generator behind :func:`iter_frames`; owns (and closes) the container."""
-    start, end = segment
-    src_fps, duration = timing
-    half_frame = 0.5 / src_fps if src_fps > 0 else 1e-3
-    step = 1.0 / fps if fps else 0.0
-    next_keep = -math.inf
+def _segment_frames(reader: VideoReader, start: float | None, end: float | None,
+                    fps: float | None, max_side: int | None) -> Iterator[tuple[float, np.ndarray]]:
+    """Generator behind :func:`iter_frames`; owns (and closes) the reader."""
     n_out = 0
-    t = -math.inf
-    try:
-        stream.thread_type = "AUTO"
-        size = _target_size(stream.codec_context.width, stream.codec_context.height, max_side)
-        if start and stream.time_base is not None:
-            container.seek(int(start / stream.time_base), stream=stream, backward=True)
-        time_base = stream.time_base or Fraction(1, 1)
-        for index, frame in enumerate(container.decode(stream)):
-            t = float(frame.pts * time_base) if frame.pts is not None else index / (src_fps or 1)
-            if start is not None and t < start - half_frame:
-                continue
-            if end is not None and t >= end - half_frame:
-                break
-            if t < next_keep - half_frame:
-                continue
-            next_keep = next_keep + step if next_keep + step > t else t + step
-            if size == (frame.width, frame.height):
-                image = frame.to_ndarray(format="rgb24")
-            else:
-                image = frame.reformat(width=size[0], height=size[1], format="rgb24",
-                                       interpolation="AREA").to_ndarray()
-            n_out += 1
-            yield t, image
-        else:
-            _check_complete(path, t, end, duration, half_frame)
-    except av.error.FFmpegError as exc:
-        raise MediaError(f"cannot decode the video (damaged or truncated): {exc}", path) from exc
-    finally:
-        container.close()
+    with reader:
+        for frame in reader.frames([(start or 0.0, math.inf if end is None else end)]):
+            if on_grid(frame.time, fps, reader.fps):
+                n_out += 1
+                yield frame.time, frame.image(max_side)
+        error = reader.truncation(end)
+        if error is not None:
+            raise error
     if n_out == 0:
         segment = f"[{start or 0:g}, {'end' if end is None else f'{end:g}'}) s"
-        raise MediaError(f"no decodable video frame in the segment {segment}", path)
-
-
-def _check_complete(path: Path, last: float, end: float | None, duration: float,
-                    half_frame: float) -> None:
-    """Raise when decoding stopped well before the segment end and the declared duration."""
-    expected = duration if end is None else min(end, duration)
-    if duration > 0 and last < expected - max(6 * half_frame, 0.1):
-        shown = "no frame" if last == -math.inf else f"the frame at {last:.3f} s"
-        raise MediaError(f"truncated video: decoding stopped after {shown}, "
-                         f"but the video lasts {duration:g} s", path)
+        raise MediaError(f"no decodable video frame in the segment {segment}", reader.path)

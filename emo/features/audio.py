@@ -1,6 +1,7 @@
 """Audio extractors: openSMILE feature sets on the clip's decoded sound.
 
-Three extractors, all of modality ``"audio"``:
+One extractor class, :class:`OpenSmileExtractor`, registered under three names, all of
+modality ``"audio"``:
 
 ``egemaps`` (default)
     The 88 eGeMAPSv02 functionals (Eyben et al., 2016).
@@ -12,7 +13,8 @@ Three extractors, all of modality ``"audio"``:
     voice-quality and formant descriptors (``*_sma3nz``) count voiced frames only.
 
 The signal is decoded by :func:`emo.data.audio.read_audio` (any container, the segment
-only, mono, resampled) and handed to :meth:`opensmile.Smile.process_signal`. Each
+only, mono, resampled) and handed to :meth:`opensmile.Smile.process_signal`; the clips of
+one file go to one worker together (:meth:`OpenSmileExtractor.stream`). Each
 process builds one ``Smile`` per feature set and level on first use and reuses it:
 ``process_signal`` keeps no state between calls. Feature names are
 ``audio__<openSMILE name>``.
@@ -20,21 +22,22 @@ process builds one ``Smile`` per feature set and level on first use and reuses i
 
 from __future__ import annotations
 
-from functools import cache
+from dataclasses import dataclass
+from functools import cache, partial
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
 from emo.data.clip import Clip
 from emo.errors import FeatureError
-from emo.features.base import Extractor, prefixed, register
+from emo.features.base import Extractor, Stream, prefixed, register_factory
 from emo.features.functionals import DEFAULT_STATS, functionals
 
 if TYPE_CHECKING:  # opensmile, pandas and the decoders load only when a clip is processed
     import opensmile
     import pandas as pd
 
-__all__ = ["ComParE", "EGeMAPS", "EGeMAPSLLD", "smile"]
+__all__ = ["FEATURE_SETS", "FeatureSet", "OpenSmileExtractor", "smile"]
 
 #: Low-level descriptors computed by openSMILE at 100 frames per second.
 LLD_RATE = 100.0
@@ -127,21 +130,80 @@ def summarise_lld(lld: pd.DataFrame, rate: float = LLD_RATE) -> dict[str, float]
     return out
 
 
-class _Smile(Extractor):
-    """Shared part of the openSMILE extractors: decode the segment, run, name the features."""
+@dataclass(frozen=True)
+class FeatureSet:
+    """One openSMILE configuration offered as an audio extractor.
+
+    Attributes
+    ----------
+    name
+        The extractor name (``--audio-features``).
+    smile_set, level
+        :class:`opensmile.FeatureSet` and :class:`opensmile.FeatureLevel` member names.
+    """
+
+    name: str
+    smile_set: str
+    level: str = "Functionals"
+
+    def summarise(self, frame: pd.DataFrame) -> dict[str, float]:
+        """Clip features of openSMILE's output: the functionals row, or the summary of
+        low-level descriptors (:func:`summarise_lld`)."""
+        if self.level == "Functionals":
+            return frame.iloc[0].to_dict()
+        return summarise_lld(frame)
+
+
+#: The feature sets, by extractor name (see the module docstring).
+FEATURE_SETS: dict[str, FeatureSet] = {fs.name: fs for fs in (
+    FeatureSet("egemaps", "eGeMAPSv02"),
+    FeatureSet("compare", "ComParE_2016"),
+    FeatureSet("egemaps_lld", "eGeMAPSv02", "LowLevelDescriptors"),
+)}
+
+
+class OpenSmileExtractor(Extractor):
+    """openSMILE features of the clip's audio segment, for one :class:`FeatureSet`.
+
+    Registered once per feature set, under its name (``get_extractor("audio",
+    "compare")``); see the module docstring for the sets.
+
+    Parameters
+    ----------
+    feature_set
+        A key of :data:`FEATURE_SETS` (fixed by the registered name).
+    sample_rate
+        Rate the audio is resampled to before openSMILE, in Hz.
+
+    Examples
+    --------
+    >>> OpenSmileExtractor("compare", sample_rate=8000).identity()["settings"]
+    {'sample_rate': 8000}
+    >>> OpenSmileExtractor("compare").name
+    'compare'
+    """
 
     modality: ClassVar[str] = "audio"
+    version: ClassVar[str] = "1"
     setting_names: ClassVar[tuple[str, ...]] = ("sample_rate",)
-    feature_set: ClassVar[str]
-    feature_level: ClassVar[str] = "Functionals"
 
-    def __init__(self, sample_rate: int = 16000) -> None:
+    def __init__(self, feature_set: str, sample_rate: int = 16000) -> None:
         if not 8000 <= int(sample_rate) <= 96000:
             raise FeatureError(f"sample_rate must lie in 8000-96000 Hz, not {sample_rate}")
+        self.feature_set = FEATURE_SETS[feature_set]
+        self.name = feature_set
         self.sample_rate = int(sample_rate)
 
+    def stream(self, clip: Clip) -> Stream | None:
+        """The clip's audio file (or video): its clips go to one worker together."""
+        path = clip.media_for("audio")
+        return None if path is None else Stream("audio", path)
+
     def extract(self, clip: Clip) -> dict[str, float]:
-        """Features of the clip's audio segment (see the module docstring)."""
+        """Features of the clip's audio segment, decoded by :func:`emo.data.audio.read_audio`
+        (a segment of a compressed file is reached by seeking, so the clip's samples are
+        decoded once and do not depend on the other clips of its file) and handed to
+        :meth:`opensmile.Smile.process_signal`."""
         path = clip.media_for("audio")
         if path is None:
             raise FeatureError(f"clip {clip.id!r} has no audio or video file", clip.origin)
@@ -149,61 +211,14 @@ class _Smile(Extractor):
 
         signal = read_audio(path, sr=self.sample_rate, start=clip.start, end=clip.end)
         try:
-            frame = smile_frame(signal, self.sample_rate, self.feature_set, self.feature_level)
+            frame = smile_frame(signal, self.sample_rate, self.feature_set.smile_set,
+                                self.feature_set.level)
         except (RuntimeError, ValueError) as exc:
             raise FeatureError(f"openSMILE failed: {exc}", path) from exc
         if frame.empty:
             raise FeatureError("openSMILE returned no frames (segment too short?)", path)
-        return prefixed(self.modality, self._summarise(frame))
-
-    def _summarise(self, frame: pd.DataFrame) -> dict[str, float]:
-        return frame.iloc[0].to_dict()
+        return prefixed(self.modality, self.feature_set.summarise(frame))
 
 
-@register
-class EGeMAPS(_Smile):
-    """The 88 eGeMAPSv02 functionals of the clip's audio segment.
-
-    Parameters
-    ----------
-    sample_rate
-        Rate the audio is resampled to before openSMILE, in Hz.
-    """
-
-    name: ClassVar[str] = "egemaps"
-    version: ClassVar[str] = "1"
-    feature_set: ClassVar[str] = "eGeMAPSv02"
-
-
-@register
-class ComParE(_Smile):
-    """The 6373 ComParE 2016 functionals of the clip's audio segment.
-
-    Parameters
-    ----------
-    sample_rate
-        Rate the audio is resampled to before openSMILE, in Hz.
-    """
-
-    name: ClassVar[str] = "compare"
-    version: ClassVar[str] = "1"
-    feature_set: ClassVar[str] = "ComParE_2016"
-
-
-@register
-class EGeMAPSLLD(_Smile):
-    """eGeMAPSv02 low-level descriptors summarised by :func:`summarise_lld`.
-
-    Parameters
-    ----------
-    sample_rate
-        Rate the audio is resampled to before openSMILE, in Hz.
-    """
-
-    name: ClassVar[str] = "egemaps_lld"
-    version: ClassVar[str] = "1"
-    feature_set: ClassVar[str] = "eGeMAPSv02"
-    feature_level: ClassVar[str] = "LowLevelDescriptors"
-
-    def _summarise(self, frame: pd.DataFrame) -> dict[str, float]:
-        return summarise_lld(frame)
+for _name in FEATURE_SETS:
+    register_factory("audio", _name, partial(OpenSmileExtractor, _name))

@@ -4,15 +4,21 @@ An extractor turns one clip into one row of named float features. Its ``name``,
 ``version`` and settings enter the cache key and the Parquet metadata, so changing any
 of them recomputes. Extractor modules are imported only when their modality runs,
 which keeps the command line fast to start.
+
+Clips that read the same media stream (:meth:`Extractor.stream`: the takes of one
+recording, sliding windows of one file) are handed together to
+:meth:`Extractor.extract_batch`, which may serve them with one decoding pass (see
+:mod:`emo.features.frames`); each clip still gets its own features and cache entry.
 """
 
 from __future__ import annotations
 
 import importlib
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeAlias
 
 from emo.data.clip import Clip
 from emo.errors import FeatureError, MediaError
@@ -33,7 +39,31 @@ _MODULES: dict[str, str] = {
     "table": "emo.features.table",
 }
 
-_REGISTRY: dict[tuple[str, str], type[Extractor]] = {}
+_REGISTRY: dict[tuple[str, str], Callable[..., Extractor]] = {}
+
+#: :class:`Stream` kind of video files whose frames are analysed (:mod:`emo.features.frames`).
+FRAMES = "frames"
+
+#: What computing one clip gave: its features, or the error that prevented them.
+Outcome: TypeAlias = dict[str, float] | Exception
+
+
+@dataclass(frozen=True)
+class Stream:
+    """A media stream that several clips read: the runner serves them in one batch.
+
+    Attributes
+    ----------
+    kind : str
+        Which extractors can share the batch (all extractors of one kind share one
+        :meth:`Extractor.extract_batch`), e.g. ``"frames"`` (video frames, see
+        :mod:`emo.features.frames`), ``"audio"`` or ``"kinect"``.
+    path : Path
+        The file.
+    """
+
+    kind: str
+    path: Path
 
 
 class Extractor(ABC):
@@ -44,7 +74,7 @@ class Extractor(ABC):
     and implement :meth:`extract`. Feature names are prefixed ``<modality>__``.
     """
 
-    name: ClassVar[str]
+    name: str
     version: ClassVar[str]
     modality: ClassVar[str]
     #: Names of the ``__init__`` arguments that make up :meth:`settings`.
@@ -82,6 +112,38 @@ class Extractor(ABC):
         """The part of the sources used (seconds for audio/video), for the cache key."""
         return [clip.start, clip.end]
 
+    def stream(self, clip: Clip) -> Stream | None:
+        """The stream the clip is computed from; ``None``: the clip is computed alone.
+
+        Tasks of one run whose streams are equal go to one worker together, as one
+        call of :meth:`extract_batch` (of the first task's extractor).
+        """
+        return None
+
+    @staticmethod
+    def extract_batch(requests: Sequence[tuple[Extractor, Clip]]) -> Iterator[tuple[int, Outcome]]:
+        """Compute clips that share a stream (default: one after the other).
+
+        A clip's features must not depend on which other clips share the batch, so that
+        a resumed run equals an uninterrupted one.
+
+        Parameters
+        ----------
+        requests
+            ``(extractor, clip)`` pairs with equal :meth:`stream`.
+
+        Yields
+        ------
+        tuple of (int, dict or Exception)
+            The index of a request and its features, or the exception it raised, as
+            soon as each is done; every request once.
+        """
+        for index, (extractor, clip) in enumerate(requests):
+            try:
+                yield index, extractor.extract(clip)
+            except Exception as exc:  # noqa: BLE001 - one broken clip must not stop the batch
+                yield index, exc
+
     @abstractmethod
     def extract(self, clip: Clip) -> dict[str, float]:
         """Compute the features of one clip.
@@ -117,6 +179,12 @@ def register(cls: type[Extractor]) -> type[Extractor]:
     return cls
 
 
+def register_factory(modality: str, name: str, factory: Callable[..., Extractor]) -> None:
+    """Add an extractor made by ``factory(**settings)`` under (modality, name), for one
+    class that serves several names (e.g. one openSMILE class per feature set)."""
+    _REGISTRY[(modality, name)] = factory
+
+
 def get_extractor(modality: str, name: str | None = None, /, **settings: Any) -> Extractor:
     """Create an extractor by modality and name.
 
@@ -142,12 +210,12 @@ def get_extractor(modality: str, name: str | None = None, /, **settings: Any) ->
         raise FeatureError(f"unknown modality {modality!r}; known: {', '.join(MODALITIES)}")
     importlib.import_module(_MODULES[modality])
     name = name or DEFAULTS.get(modality, "")
-    cls = _REGISTRY.get((modality, name))
-    if cls is None:
+    factory = _REGISTRY.get((modality, name))
+    if factory is None:
         known = sorted(n for m, n in _REGISTRY if m == modality)
         raise FeatureError(f"unknown {modality} extractor {name!r}; known: {', '.join(known)}")
     try:
-        return cls(**settings)
+        return factory(**settings)
     except TypeError as exc:
         raise FeatureError(f"bad settings for {modality} extractor {name!r}: {exc}") from exc
 

@@ -1,16 +1,31 @@
-"""Run extractors over many clips: cache look-up, parallel workers, failure list, tables.
+"""Run extractors over many clips: cache look-up, one pass per media file, parallel workers,
+failure list, tables.
 
 The plan step (content hashes, cache keys) runs in the calling process and imports no
 heavy module, so a run with everything cached costs little more than Python's start.
-Each missing entry is a task ``(clip, extractor, key)`` run by a worker (in-process for
-``n_jobs=1``, joblib/loky processes otherwise, or a Dask cluster) that writes its result
-to the cache itself: an interrupted run keeps every finished clip.
+Each missing entry is a task ``(clip, extractor, key)``. Tasks whose extractors read the
+same stream (:meth:`~emo.features.base.Extractor.stream`: every take, window or modality
+that reads one video's frames, one audio file, one Kinect file) form one **job**, run by
+one worker (in-process for ``n_jobs=1``, joblib/loky processes otherwise, or a Dask
+cluster) with one call of :meth:`~emo.features.base.Extractor.extract_batch`: one decode
+of the video with one face and one pose tracker (:mod:`emo.features.frames`). Jobs that
+analyse video frames are dispatched first, longest first, so the short ones fill the end.
 
-Under the key's lock a worker first looks again for an entry or a failure that another
-process stored meanwhile, so two runs sharing a cache compute each key once. A clip that
-fails is recorded with its reason and retried only with ``retry_failed``; a worker that
-dies (segfault, out of memory) ends the batch with the unfinished clips listed as failed,
-not recorded, so the next run resumes them.
+Each task keeps its own cache key and entry, written by the worker as soon as the task is
+done: an interrupted run keeps every finished clip. A clip's features do not depend on
+which other clips shared its job, so a resumed run equals an uninterrupted one.
+
+A job holds the locks of its keys (lock stripes, taken in stripe order) while it runs, and
+under them first looks again for an entry or a failure that another process stored
+meanwhile, so two runs sharing a cache compute each key once; keys another process is
+computing are put off and run after the others, waiting for the lock. A clip that fails is
+recorded with its reason and retried only with ``retry_failed``; a worker that dies
+(segfault, out of memory) ends the batch with the unfinished clips listed as failed, not
+recorded, so the next run resumes them.
+
+**Windows.** Sliding windows of one recording are plain clips with ``start``/``end`` on the
+same file (ids of their own): passed to :func:`run` together, they form one job whose
+frames are decoded and analysed once, overlapping windows sharing the per-frame measures.
 """
 
 from __future__ import annotations
@@ -26,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from emo.data.clip import Clip
 from emo.errors import CacheError, EmoError, FeatureError
-from emo.features.base import Extractor, get_extractor
+from emo.features.base import FRAMES, Extractor, Outcome, Stream, get_extractor
 from emo.features.cache import FeatureCache
 
 if TYPE_CHECKING:
@@ -122,42 +137,131 @@ def plan(
     return tasks
 
 
-def _compute(task: Task, root: Path, blocking: bool,
-             retry_since: float | None) -> tuple[str, Task, str, float]:
-    """Worker: compute one task and store it. Returns (status, task, reason, seconds).
+#: What a worker reports for one task: (status, task, reason, seconds).
+Result = tuple[str, Task, str, float]
 
-    Under the key's lock, an entry or a failure another process stored meanwhile is
-    taken as the answer (a failure recorded before ``retry_since`` is retried; ``None``:
-    failures are never retried here), so no key is computed twice.
+
+def jobs(tasks: Iterable[Task]) -> list[list[Task]]:
+    """Group tasks into jobs: those reading one stream together, the others alone.
+
+    Jobs that analyse video frames come first, longest first (total seconds of their
+    segments), then the others in task order.
+
+    Examples
+    --------
+    >>> from emo.features.base import get_extractor
+    >>> clips = [Clip(f"t{i}", audio=Path("a.wav"), start=i, end=i + 1.0) for i in range(3)]
+    >>> extractor = get_extractor("audio")
+    >>> [len(job) for job in jobs([Task(c, extractor, c.id) for c in clips])]
+    [3]
+    """
+    grouped: dict[Stream, list[Task]] = {}
+    out: list[list[Task]] = []
+    for task in tasks:
+        stream = task.extractor.stream(task.clip)
+        if stream is None:
+            out.append([task])
+        elif stream in grouped:
+            grouped[stream].append(task)
+        else:
+            grouped[stream] = [task]
+            out.append(grouped[stream])
+    frames = [job for job in out if _kind(job) == FRAMES]
+    frames.sort(key=lambda job: sum(_seconds(t.clip) for t in job), reverse=True)
+    return frames + [job for job in out if _kind(job) != FRAMES]
+
+
+def _kind(job: list[Task]) -> str | None:
+    stream = job[0].extractor.stream(job[0].clip)
+    return None if stream is None else stream.kind
+
+
+def _seconds(clip: Clip) -> float:
+    """Length of a clip's segment when both ends are known, else 0 (for ordering only)."""
+    return clip.end - clip.start if clip.start is not None and clip.end is not None else 0.0
+
+
+def _compute_job(job: list[Task], root: Path, blocking: bool,
+                 retry_since: float | None) -> list[Result]:
+    """Worker: compute one job and store its entries (see :func:`_job_results`)."""
+    return list(_job_results(job, root, blocking, retry_since))
+
+
+def _job_results(job: list[Task], root: Path, blocking: bool,
+                 retry_since: float | None) -> Iterator[Result]:
+    """Compute the tasks of one job, storing each as soon as it is done.
+
+    The job's lock stripes are taken in stripe order (so two jobs waiting for each
+    other's stripes cannot deadlock); without ``blocking``, tasks whose stripe another
+    process holds are reported ``"busy"``. Under the locks, an entry or a failure another
+    process stored meanwhile is taken as the answer (a failure recorded before
+    ``retry_since`` is retried; ``None``: failures are never retried here), so no key is
+    computed twice.
     """
     cache = FeatureCache(root)
-    identity = task.extractor.identity()
-    with cache.lock(task.key, blocking=blocking) as acquired:
-        if not acquired:
-            return "busy", task, "", 0.0
-        if cache.has(task.key, identity):
-            return "cached", task, "", 0.0
-        record = cache.failure(task.key)
-        if record is not None and (retry_since is None
-                                   or record.get("time", 0.0) >= retry_since):
-            return "failed", task, recorded_reason(record, task), 0.0
-        t0 = time.perf_counter()
-        path = task.clip.media_for(task.modality)
+    with contextlib.ExitStack() as stack:
+        held = set()
+        for stripe, key in sorted({t.key[:2]: t.key for t in job}.items()):
+            if stack.enter_context(cache.lock(key, blocking=blocking)):
+                held.add(stripe)
+        todo = []
+        for task in job:
+            if task.key[:2] not in held:
+                yield "busy", task, "", 0.0
+            elif cache.has(task.key, task.extractor.identity()):
+                yield "cached", task, "", 0.0
+            elif (record := cache.failure(task.key)) is not None and (
+                    retry_since is None or record.get("time", 0.0) >= retry_since):
+                yield "failed", task, recorded_reason(record, task), 0.0
+            else:
+                todo.append(task)
+        yield from _computed(todo, cache)
+
+
+def _computed(tasks: list[Task], cache: FeatureCache) -> Iterator[Result]:
+    """Run one batch of tasks sharing a stream; store and report each as it comes."""
+    if not tasks:
+        return
+    batch = tasks[0].extractor.extract_batch([(t.extractor, t.clip) for t in tasks])
+    answered: set[int] = set()
+    broken: Exception | None = None
+    last = time.perf_counter()
+    while True:
         try:
-            features = task.extractor.extract(task.clip)
-            if not features:
-                raise FeatureError("the extractor returned no features", path)
-        except EmoError as exc:
-            reason, message = str(exc), exc.reason if exc.path is not None else str(exc)
-        except Exception as exc:  # noqa: BLE001 - a broken clip must not stop the batch
-            message = f"{type(exc).__name__}: {exc}"
-            reason = f"{path}: {message}"
-        else:
-            sources = [str(p) for p in task.extractor.sources(task.clip)]
-            cache.put(task.key, identity, features, sources)
-            return "computed", task, "", time.perf_counter() - t0
-        cache.record_failure(task.key, identity, task.clip.id, reason, message=message)
-        return "failed", task, reason, time.perf_counter() - t0
+            item = next(batch, None)
+        except Exception as exc:  # noqa: BLE001 - a broken pass fails its clips, not the run
+            broken, item = exc, None
+        if item is None:
+            break
+        index, outcome = item
+        answered.add(index)
+        now = time.perf_counter()
+        yield _store(cache, tasks[index], outcome, now - last)
+        last = now
+    for index, task in enumerate(tasks):
+        if index not in answered:
+            yield _store(cache, task, broken or FeatureError("the extractor gave no answer"),
+                         0.0)
+
+
+def _store(cache: FeatureCache, task: Task, outcome: Outcome, seconds: float) -> Result:
+    """Write a task's features, or record its failure; the task's result."""
+    path = task.clip.media_for(task.modality)
+    identity = task.extractor.identity()
+    if isinstance(outcome, dict) and not outcome:
+        outcome = FeatureError("the extractor returned no features", path)
+    if isinstance(outcome, EmoError):
+        reason = str(outcome)
+        message = outcome.reason if outcome.path is not None else reason
+    elif isinstance(outcome, Exception):
+        message = f"{type(outcome).__name__}: {outcome}"
+        reason = f"{path}: {message}"
+    else:
+        sources = [str(p) for p in task.extractor.sources(task.clip)]
+        cache.put(task.key, identity, outcome, sources)
+        return "computed", task, "", seconds
+    cache.record_failure(task.key, identity, task.clip.id, reason, message=message)
+    return "failed", task, reason, seconds
 
 
 def recorded_reason(record: Mapping[str, Any], task: Task) -> str:
@@ -182,13 +286,12 @@ def _absolute(clip: Clip) -> Clip:
 
 
 def _run_parallel(tasks: list[Task], root: Path, n_jobs: int, blocking: bool,
-                  dask: str | None, retry_since: float | None,
-                  ) -> Iterator[tuple[str, Task, str, float]]:
+                  dask: str | None, retry_since: float | None) -> Iterator[Result]:
     if not tasks:  # everything cached: start no worker pool
         return
     if n_jobs == 1 and dask is None:
-        for task in tasks:
-            yield _compute(task, root, blocking, retry_since)
+        for job in jobs(tasks):
+            yield from _job_results(job, root, blocking, retry_since)
         return
     from joblib import Parallel, delayed, parallel_config
 
@@ -200,7 +303,9 @@ def _run_parallel(tasks: list[Task], root: Path, n_jobs: int, blocking: bool,
             stack.enter_context(_dask_client(dask))
             stack.enter_context(parallel_config(backend="dask"))
         parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered", batch_size=1)
-        yield from parallel(delayed(_compute)(t, root, blocking, retry_since) for t in tasks)
+        for results in parallel(delayed(_compute_job)(job, root, blocking, retry_since)
+                                for job in jobs(tasks)):
+            yield from results
 
 
 @contextlib.contextmanager

@@ -250,3 +250,12 @@ def test_video_pose_end_to_end_on_a_real_photo(tmp_path):
     assert np.nanmedian(joints[:, J["head"], 1]) > np.nanmedian(joints[:, J["pelvis"], 1])
     features = extractor.extract(clip)
     assert np.isfinite(features["body__trunk_lean_mean"])
+
+
+def test_pose_fps_is_a_setting_and_0_means_every_frame():
+    every, none, default = (get_extractor("body", pose_fps=0), get_extractor("body", pose_fps=None),
+                            get_extractor("body"))
+    assert every.identity() == none.identity() != default.identity()
+    assert (every.analysis_fps(), default.analysis_fps()) == (None, 10.0)
+    with pytest.raises(FeatureError, match="pose_fps"):
+        get_extractor("body", pose_fps=-1)

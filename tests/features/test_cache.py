@@ -66,11 +66,12 @@ def test_failures_are_recorded_and_cleared(tmp_path: Path) -> None:
 
 def test_lock_excludes_a_second_holder_and_keeps_lock_files_bounded(tmp_path: Path) -> None:
     cache = FeatureCache(tmp_path)
-    with cache.lock("k1") as first:
+    key = "ab" * 20  # keys are hex digests: their first two digits name the stripe
+    with cache.lock(key) as first:
         assert first
-        with FeatureCache(tmp_path).lock("k1", blocking=False) as second:
+        with FeatureCache(tmp_path).lock(key, blocking=False) as second:
             assert not second
-    with FeatureCache(tmp_path).lock("k1", blocking=False) as again:
+    with FeatureCache(tmp_path).lock(key, blocking=False) as again:
         assert again
     for i in range(600):
         with cache.lock(f"{i:040x}"[::-1]):

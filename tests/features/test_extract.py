@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import ClassVar
 
@@ -9,9 +10,9 @@ import pytest
 
 from emo.data.clip import Clip
 from emo.errors import MediaError
-from emo.features.base import Extractor
+from emo.features.base import Extractor, Outcome, Stream
 from emo.features.cache import FeatureCache
-from emo.features.extract import collect, run
+from emo.features.extract import Task, collect, jobs, run
 
 
 class NumbersExtractor(Extractor):
@@ -145,7 +146,8 @@ def test_two_runs_at_once_compute_each_entry_and_failure_once(tmp_path: Path) ->
     calls = [line.split()[1] for line in log.read_text().splitlines()]
     assert sorted(calls) == [f"m{i}" for i in range(8)]  # each once, the 2 failures included
     assert len({line.split()[0] for line in log.read_text().splitlines()}) == 2
-    assert not list((tmp_path / "cache" / "locks").iterdir())
+    # lock files are kept (removing them would race), one per key stripe at most
+    assert len(list((tmp_path / "cache" / "locks").iterdir())) <= 8
 
 
 def test_failure_of_identical_content_names_this_clips_file(tmp_path: Path) -> None:
@@ -187,7 +189,7 @@ def test_order_does_not_change_the_table(tmp_path: Path, clips: list[Clip]) -> N
     assert a.equals(b.loc[a.index])
     for root in (tmp_path / "a", tmp_path / "b"):
         assert sorted(p.name for p in root.iterdir() if p.is_file()) == ["hashes.sqlite"]
-        assert not list((root / "locks").iterdir())
+        assert len(list((root / "locks").iterdir())) <= 4  # one per computed key at most
 
 
 class CrashingNumbers(NumbersExtractor):
@@ -219,3 +221,75 @@ def test_a_dead_worker_ends_the_batch_with_a_clear_failure(tmp_path: Path,
     again = run(clips, {"audio": CrashingNumbers()}, cache, n_jobs=2)
     assert again.computed == 3 - report.computed and again.cached == report.computed
     assert {f.clip_id for f in again.failures} == {"c2", "missing"}
+
+
+class LinesExtractor(Extractor):
+    """Sum of lines ``start..end`` of a text file; the clips of one file share one read,
+    logged to a file (any process)."""
+
+    name: ClassVar[str] = "lines"
+    version: ClassVar[str] = "1"
+    modality: ClassVar[str] = "audio"
+    setting_names: ClassVar[tuple[str, ...]] = ("log",)
+
+    def __init__(self, log: str = "") -> None:
+        self.log = log
+
+    def stream(self, clip: Clip) -> Stream | None:
+        return Stream("lines", clip.audio)
+
+    @staticmethod
+    def extract_batch(requests: Sequence[tuple[Extractor, Clip]]) -> Iterator[tuple[int, Outcome]]:
+        extractor, first = requests[0]
+        with open(extractor.log, "a") as f:  # type: ignore[attr-defined]
+            f.write(f"{first.audio.name} {len(requests)}\n")
+        lines = first.audio.read_text().splitlines()
+        for index, (_, clip) in enumerate(requests):
+            values = [float(v) for v in lines[int(clip.start):int(clip.end)]]
+            yield index, ({"audio__sum": sum(values)} if values
+                          else MediaError("no lines in the segment", clip.audio))
+
+    def extract(self, clip: Clip) -> dict[str, float]:
+        ((_, outcome),) = self.extract_batch([(self, clip)])
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+
+def test_clips_of_one_file_are_one_job_resumable_clip_by_clip(tmp_path: Path) -> None:
+    clips = []
+    for offset, name in enumerate(("x", "y")):
+        path = tmp_path / f"{name}.txt"
+        path.write_text("\n".join(str(100 * offset + i) for i in range(10)))
+        clips += [Clip(f"{name}{k}", audio=path, start=s, end=e)
+                  for k, (s, e) in enumerate([(0, 3), (3, 6), (6, 10), (10, 12)])]
+    log = tmp_path / "reads.log"
+    extractor = LinesExtractor(log=str(log))
+    cache = FeatureCache(tmp_path / "cache")
+    report = run(clips, {"audio": extractor}, cache, n_jobs=2)
+    assert sorted(log.read_text().splitlines()) == ["x.txt 4", "y.txt 4"]  # one read a file
+    assert report.computed == 6 and {f.clip_id for f in report.failures} == {"x3", "y3"}
+    reasons = {f.clip_id: f.reason for f in report.failures}
+    assert reasons["x3"].endswith("x.txt: no lines in the segment")
+    first = collect(report.tasks, cache)["audio"]
+    assert first.loc["y1", "audio__sum"] == 103 + 104 + 105
+    # An entry lost (a killed run): the next run computes that clip alone, to the same value.
+    lost = next(t for t in report.tasks if t.clip.id == "x1")
+    cache.path(lost.key, lost.extractor.identity()).unlink()
+    log.unlink()
+    again = run(clips, {"audio": extractor}, cache)
+    assert (again.computed, again.cached, log.read_text()) == (1, 5, "x.txt 1\n")
+    assert collect(again.tasks, cache)["audio"].equals(first)
+
+
+def test_jobs_group_by_stream_frames_first_longest_first(tmp_path: Path) -> None:
+    from emo.features.base import get_extractor
+
+    face, audio = get_extractor("face"), get_extractor("audio")
+    short, long = tmp_path / "short.mp4", tmp_path / "long.mp4"
+    clips = [Clip("s1", video=short, start=0.0, end=2.0), Clip("l1", video=long, start=0.0,
+                                                                end=3.0),
+             Clip("l2", video=long, start=4.0, end=8.0)]
+    tasks = [Task(c, e, f"{e.modality}-{c.id}") for e in (audio, face) for c in clips]
+    assert [[t.key for t in job] for job in jobs(tasks)] == [
+        ["face-l1", "face-l2"], ["face-s1"], ["audio-s1"], ["audio-l1", "audio-l2"]]

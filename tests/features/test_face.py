@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 import pytest
@@ -34,6 +33,7 @@ from emo.features.face.landmarks import (
     upscale,
 )
 from emo.features.functionals import DEFAULT_STATS
+from tests.features._media import face_video
 
 CKPLUS = Path("/work/shared/data/ckplus48")
 
@@ -189,26 +189,9 @@ def test_clip_functionals_count_faceless_frames() -> None:
 # --- the face_au extractor on videos and stills ------------------------------------------
 
 
-def _face_video(path: Path, n: int, *, blank_after: int | None = None) -> Path:
-    """A 30 fps video of the astronaut's face drifting to the right (blank frames at the end)."""
-    photo = astronaut()[20:260, 110:350]  # 240 x 240, the face in the middle
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=30)
-        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
-        for i in range(n):
-            frame = np.full((240, 320, 3), 90, np.uint8)
-            if blank_after is None or i < blank_after:
-                frame[:, 2 * i:2 * i + 240] = photo
-            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
-
-
 @pytest.fixture(scope="module")
 def video(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _face_video(tmp_path_factory.mktemp("face") / "talk.mp4", 30)
+    return face_video(tmp_path_factory.mktemp("face") / "talk.mp4", 30)
 
 
 def test_face_au_on_video(video: Path) -> None:
@@ -229,7 +212,7 @@ def test_face_au_on_video(video: Path) -> None:
 def test_face_au_segment_and_fresh_state(video: Path) -> None:
     clip = Clip("c1", video=video, start=0.2, end=0.8)
     extractor = FaceAUExtractor(fps=None)
-    times, points = extractor.landmarks(video, 0.2, 0.8)
+    times = [t for t, _ in iter_frames(video, start=0.2, end=0.8)]
     assert len(times) == 18 and times[0] == pytest.approx(0.2) and times[-1] < 0.8
     first = extractor.extract(clip)
     extractor.extract(Clip("c0", video=video))  # another clip in between
@@ -247,13 +230,13 @@ def test_tracking_state_is_fresh_for_every_clip(video: Path) -> None:
 
 
 def test_faceless_frames_are_counted(tmp_path: Path) -> None:
-    path = _face_video(tmp_path / "half.mp4", 20, blank_after=10)
+    path = face_video(tmp_path / "half.mp4", 20, blank_after=10)
     features = FaceAUExtractor(fps=None).extract(Clip("h", video=path))
     assert features["face__face_fraction"] == pytest.approx(0.5, abs=0.1)
 
 
 def test_no_face_is_a_feature_error(tmp_path: Path) -> None:
-    path = _face_video(tmp_path / "empty_room.mp4", 6, blank_after=0)
+    path = face_video(tmp_path / "empty_room.mp4", 6, blank_after=0)
     with pytest.raises(FeatureError, match="no face") as info:
         FaceAUExtractor().extract(Clip("e", video=path))
     assert str(path) in str(info.value)
@@ -355,3 +338,11 @@ def test_openface_errors(tmp_path: Path) -> None:
     with pytest.raises(FeatureError, match="no frame") as info:
         OpenFaceExtractor().extract(Clip("f", video=failed))
     assert str(failed) in str(info.value)
+
+
+def test_fps_is_a_setting_and_0_means_every_frame() -> None:
+    every, none = FaceAUExtractor(fps=0), FaceAUExtractor(fps=None)
+    assert every.identity() == none.identity() != FaceAUExtractor().identity()
+    assert every.analysis_fps() is None and FaceAUExtractor().analysis_fps() == 10.0
+    with pytest.raises(FeatureError, match="fps"):
+        FaceAUExtractor(fps=-5)

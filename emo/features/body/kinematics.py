@@ -345,12 +345,12 @@ def posture_series(body: np.ndarray) -> dict[str, np.ndarray]:
     Parameters
     ----------
     body
-        Output of :func:`normalise`.
+        Normalised joints (frames, joints, 3), the first output of :func:`normalise`.
 
     Returns
     -------
     dict
-        Series name -> array (frames,).
+        One array (frames,) per posture cue above.
     """
     trunk = body[:, _J["neck"]] - body[:, _J["pelvis"]]
     head = body[:, _J["head"]] - body[:, _J["neck"]]

@@ -1,7 +1,8 @@
 """MediaPipe pose from video, mapped onto the common joints in the Kinect convention.
 
-MediaPipe Pose (bundled model, ``model_complexity=1``, tracking mode, a new graph per clip)
-gives 33 *world* landmarks per frame: metres, origin at the hip centre, axes as in the image,
+MediaPipe Pose (bundled model, ``model_complexity=1``, tracking mode, reset at the start of
+every clip or span of overlapping windows, see :mod:`emo.features.frames`) gives 33 *world*
+landmarks per frame: metres, origin at the hip centre, axes as in the image,
 x toward the image's right, y down, z away from the camera (depth grows away from the
 viewer). With an un-mirrored camera facing the person, the image's right is the person's
 left. The Kinect v2 camera space has x toward the sensor's left (the person's right), y up
@@ -21,14 +22,16 @@ centre of the index and little finger knuckles. Limb landmarks with visibility b
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import threading
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from emo._native import native_logs_captured
 from emo.errors import FeatureError
 from emo.features.body.kinematics import COMMON_JOINTS, fill_gaps, resample
+from emo.features.frames import GraphTracker, started, track
 
 #: MediaPipe pose landmark indices averaged for each common joint.
 MEDIAPIPE_TO_COMMON: dict[str, tuple[int, ...]] = {
@@ -44,6 +47,9 @@ N_LANDMARKS = 33
 MIN_VISIBILITY = 0.3
 #: Frames are downscaled so that their longer side is at most this (MediaPipe works at 256).
 MAX_SIDE = 640
+#: MediaPipe Pose model: 1 ("full"), the only one the mediapipe wheel ships (0, "lite",
+#: and 2, "heavy", are downloaded on first use, which emo never does).
+MODEL_COMPLEXITY = 1
 #: MediaPipe world axes -> Kinect camera axes.
 AXES = np.array([-1.0, -1.0, 1.0])
 
@@ -93,29 +99,58 @@ def _landmark_array(result: object) -> np.ndarray:
     return np.array([(p.x, p.y, p.z, p.visibility) for p in found.landmark])
 
 
-def track(frames: Iterable[tuple[float, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
-    """Run a fresh MediaPipe Pose graph over frames.
+class PoseTracker(GraphTracker):
+    """This process's MediaPipe Pose graph (tracking mode), as a frame tracker."""
+
+    def __init__(self) -> None:
+        super().__init__(*_shared_pose())
+
+    def read(self, result: object, image: np.ndarray) -> np.ndarray:
+        """World landmarks and visibility (33, 4) of the person in one image (NaN: none)."""
+        return _landmark_array(result)
+
+
+@lru_cache(maxsize=1)
+def _shared_pose() -> tuple[Any, threading.Lock]:
+    """This process's Pose graph, with the lock that serialises its use."""
+    from mediapipe.python.solutions.pose import Pose
+
+    return started(Pose, static_image_mode=False, model_complexity=MODEL_COMPLEXITY), \
+        threading.Lock()
+
+
+def joints_at_rate(times: np.ndarray, joints: np.ndarray, rate: float, *,
+                   max_gap: float = 0.5) -> np.ndarray:
+    """Common joints of analysed frames, gaps filled, resampled to a fixed rate.
 
     Parameters
     ----------
-    frames
-        ``(time in seconds, RGB uint8 image)`` pairs in time order.
+    times
+        Frame times in seconds (repeated time stamps are dropped).
+    joints
+        Array (frames, len(COMMON_JOINTS), 3) from :func:`mediapipe_to_common`.
+    rate
+        Output frames per second.
+    max_gap
+        Longest run of frames without a body (seconds) filled by interpolation.
 
     Returns
     -------
-    times : numpy.ndarray
-        Frame times (seconds).
-    world : numpy.ndarray
-        Array (frames, 33, 4): world landmarks and visibility, NaN where no body was found.
-    """
-    from mediapipe.python.solutions.pose import Pose
+    numpy.ndarray
+        Array (n, len(COMMON_JOINTS), 3), metres, Kinect convention.
 
-    times, world = [], []
-    with native_logs_captured(), Pose(static_image_mode=False, model_complexity=1) as pose:
-        for t, image in frames:
-            times.append(t)
-            world.append(_landmark_array(pose.process(image)))
-    return np.array(times, dtype=float), np.array(world).reshape(len(times), N_LANDMARKS, 4)
+    Raises
+    ------
+    ValueError
+        When no body was found in any frame.
+    """
+    if np.isnan(joints).all():
+        raise ValueError(f"no body found in {len(joints)} analysed frame(s)")
+    order = np.concatenate(([True], np.diff(times) > 0))
+    steps = np.diff(times[order])
+    frame_rate = 1.0 / float(np.median(steps)) if steps.size else rate
+    filled, _ = fill_gaps(joints[order], int(round(max_gap * frame_rate)))
+    return resample(times[order], filled, rate)
 
 
 def video_joints(
@@ -124,9 +159,11 @@ def video_joints(
     end: float | None = None,
     *,
     rate: float = 30.0,
+    fps: float | None = None,
     max_gap: float = 0.5,
 ) -> np.ndarray:
-    """Common joints of the person in a video segment, at a fixed rate.
+    """Common joints of the person in a video segment, at a fixed rate: MediaPipe Pose on
+    the frames of the analysis grid, then :func:`joints_at_rate`.
 
     Parameters
     ----------
@@ -134,15 +171,15 @@ def video_joints(
         Video file.
     start, end
         Segment in seconds (``None``: whole video).
-    rate
-        Output frames per second (frames are also decoded at about this rate).
-    max_gap
-        Longest run of frames without a body (seconds) filled by interpolation.
+    rate, max_gap
+        See :func:`joints_at_rate`.
+    fps
+        Analysis rate (:func:`emo.data.video.on_grid`); ``None``: every frame.
 
     Returns
     -------
     numpy.ndarray
-        Array (frames, len(COMMON_JOINTS), 3), metres, Kinect convention.
+        See :func:`joints_at_rate`.
 
     Raises
     ------
@@ -153,12 +190,9 @@ def video_joints(
     """
     from emo.data.video import iter_frames
 
-    times, world = track(iter_frames(path, start=start, end=end, fps=rate, max_side=MAX_SIDE))
-    joints = mediapipe_to_common(world)
-    if np.isnan(joints).all():
-        where = "video" if start is None and end is None else (
-            f"video segment {start or 0:g}-{'end' if end is None else format(end, 'g')} s")
-        raise FeatureError(f"no body found in the {where}", path)
-    order = np.concatenate(([True], np.diff(times) > 0))  # drop repeated time stamps
-    joints, _ = fill_gaps(joints[order], int(round(max_gap * rate)))
-    return resample(times[order], joints, rate)
+    frames = iter_frames(path, start=start, end=end, fps=fps, max_side=MAX_SIDE)
+    times, world = track(PoseTracker(), frames)
+    try:
+        return joints_at_rate(times, mediapipe_to_common(world), rate, max_gap=max_gap)
+    except ValueError as exc:
+        raise FeatureError(str(exc), path) from exc

@@ -1,10 +1,11 @@
 """MediaPipe Face Mesh wrapper: frames in, 3-D landmarks in pixel units out.
 
-Every clip starts from a fresh Face Mesh state (:func:`track_landmarks`), so tracking
-never crosses clips and results do not depend on batch order or on the number of
-workers. Building a graph costs ~0.25 s, as much as analysing 60 frames, so each process
-keeps one graph per setting and calls its ``reset()`` (close the run, start a new one)
-before every clip, which gives results identical to a new graph. Videos run in tracking mode
+Every span of frames (a clip, or overlapping windows) starts from a fresh Face Mesh state
+(:class:`FaceTracker`, :func:`track_landmarks`), so tracking never crosses clips and results
+do not depend on batch order or on the number of workers. Building a graph costs ~0.25 s,
+as much as analysing 60 frames, so each process keeps one graph per setting and calls its
+``reset()`` (close the run, start a new one) before every span, which gives results
+identical to a new graph. Videos run in tracking mode
 (``static_image_mode=False``); still images run in static mode after an upscale of small
 images (:func:`image_landmarks`), which lets Face Mesh find the 48 x 48 faces of CK+48.
 Static mode keeps no state from one image to the next, so stills need no reset.
@@ -22,12 +23,12 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from emo._native import native_logs_captured
+from emo.features.frames import GraphTracker, started, track
 
 if TYPE_CHECKING:
     from mediapipe.python.solutions.face_mesh import FaceMesh
 
-__all__ = ["STATIC_MIN_SIDE", "image_landmarks", "n_landmarks", "new_face_mesh",
+__all__ = ["STATIC_MIN_SIDE", "FaceTracker", "image_landmarks", "n_landmarks", "new_face_mesh",
            "track_landmarks", "upscale"]
 
 #: Still images whose shorter side is below this are upscaled (bicubic) to it.
@@ -99,12 +100,29 @@ def _largest_face(result: object, width: int, height: int, n_points: int) -> np.
     return best[:n_points]
 
 
+class FaceTracker(GraphTracker):
+    """This process's Face Mesh graph for some settings, as a frame tracker.
+
+    Parameters
+    ----------
+    static, refine, max_faces
+        See :func:`new_face_mesh`.
+    """
+
+    def __init__(self, *, static: bool = False, refine: bool = True, max_faces: int = 1) -> None:
+        super().__init__(*_shared_mesh(static, refine, max_faces))
+        self.n_points = n_landmarks(refine)
+
+    def read(self, result: object, image: np.ndarray) -> np.ndarray:
+        """``(n_landmarks, 3)`` pixel coordinates of the largest face (NaN: no face)."""
+        return _largest_face(result, image.shape[1], image.shape[0], self.n_points)
+
+
 def track_landmarks(
     frames: Iterable[tuple[float, np.ndarray]],
     *,
     refine: bool = True,
     max_faces: int = 1,
-    static: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Landmarks of the largest face in each frame, from a fresh Face Mesh state.
 
@@ -114,8 +132,6 @@ def track_landmarks(
         ``(timestamp, RGB uint8 image)`` pairs, e.g. from :func:`emo.data.video.iter_frames`.
     refine, max_faces
         See :func:`new_face_mesh`.
-    static
-        Detect in every frame independently instead of tracking.
 
     Returns
     -------
@@ -125,27 +141,16 @@ def track_landmarks(
         ``(n_frames, n_landmarks(refine), 3)`` pixel coordinates (x right, y down,
         z away from the camera, in x's pixel scale); NaN rows where no face was found.
     """
-    n_points = n_landmarks(refine)
-    times: list[float] = []
-    points: list[np.ndarray] = []
-    with native_logs_captured():
-        mesh, lock = _shared_mesh(static, refine, max_faces)
-    with lock, native_logs_captured():
-        if not static:
-            mesh.reset()  # fresh tracking state for this clip
-        for t, image in frames:
-            result = mesh.process(np.ascontiguousarray(image))
-            times.append(t)
-            points.append(_largest_face(result, image.shape[1], image.shape[0], n_points))
-    if not points:
-        return np.zeros(0), np.zeros((0, n_points, 3))
-    return np.asarray(times, dtype=float), np.stack(points)
+    tracker = FaceTracker(refine=refine, max_faces=max_faces)
+    times, points = track(tracker, frames)
+    return times, points.reshape(len(times), tracker.n_points, 3)
 
 
 @lru_cache(maxsize=8)
 def _shared_mesh(static: bool, refine: bool, max_faces: int) -> tuple[FaceMesh, threading.Lock]:
     """This process's graph for these settings, with the lock that serialises its use."""
-    return new_face_mesh(static=static, refine=refine, max_faces=max_faces), threading.Lock()
+    return started(new_face_mesh, static=static, refine=refine, max_faces=max_faces), \
+        threading.Lock()
 
 
 def upscale(image: np.ndarray, min_side: int = STATIC_MIN_SIDE) -> np.ndarray:
@@ -186,5 +191,6 @@ def image_landmarks(image: np.ndarray, *, refine: bool = True, max_faces: int = 
         no face is found.
     """
     big = upscale(image, min_side)
-    _, pts = track_landmarks([(0.0, big)], refine=refine, max_faces=max_faces, static=True)
-    return pts[0] * (image.shape[1] / big.shape[1])
+    with FaceTracker(static=True, refine=refine, max_faces=max_faces) as tracker:
+        pts = tracker.measure(big)  # static mode keeps no state: no reset needed
+    return pts * (image.shape[1] / big.shape[1])

@@ -20,14 +20,17 @@ encode the position in the room or in the recording); head rotation and gaze ang
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from emo.data.clip import Clip
 from emo.errors import FeatureError, MediaError
 from emo.features.base import Extractor, prefixed, register
 from emo.features.face.aus import clip_functionals
+
+if TYPE_CHECKING:  # pandas loads when a CSV is read, not when the extractor is made
+    import pandas as pd
 
 __all__ = ["OpenFaceExtractor", "csv_for", "read_openface_csv"]
 
@@ -58,6 +61,8 @@ def read_openface_csv(path: str | Path) -> pd.DataFrame:
         When the file is missing, empty, not CSV, or lacks ``timestamp``, ``confidence``,
         ``success`` or any ``AU.._r`` column.
     """
+    import pandas as pd
+
     path = Path(path)
     if not path.is_file():
         raise MediaError("OpenFace CSV not found", path)
