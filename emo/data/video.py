@@ -35,6 +35,7 @@ import av
 import cv2
 import numpy as np
 
+from emo.data.audio import decoder_reason
 from emo.errors import MediaError
 
 __all__ = ["IMAGE_SUFFIXES", "DecodedFrame", "VideoInfo", "VideoReader", "check_segment",
@@ -99,8 +100,8 @@ def _open(path: Path) -> av.container.InputContainer:
     try:
         return av.open(str(path), mode="r")
     except (av.error.FFmpegError, UnicodeDecodeError) as exc:
-        raise MediaError(f"not a readable video (truncated or unknown format): {exc}",
-                         path) from exc
+        raise MediaError("not a readable video (truncated or unknown format): "
+                         f"{decoder_reason(exc)}", path) from exc
 
 
 def _stream_timing(stream: av.video.stream.VideoStream,
@@ -146,6 +147,8 @@ def video_info(path: str | Path) -> VideoInfo:
         stream = container.streams.video[0]
         fps, duration, n_frames = _stream_timing(stream, container)
         ctx = stream.codec_context
+        if ctx is None:
+            raise MediaError("the video track's codec is unknown (damaged header?)", path)
         return VideoInfo(fps, n_frames, int(ctx.width), int(ctx.height), duration,
                          has_audio=has_audio, has_video=True)
 
@@ -380,8 +383,8 @@ class VideoReader:
                 self.last_time = t
                 yield DecodedFrame(t, frame)
         except av.error.FFmpegError as exc:
-            raise MediaError(f"cannot decode the video (damaged or truncated): {exc}",
-                             self.path) from exc
+            raise MediaError("cannot decode the video (damaged or truncated): "
+                             f"{decoder_reason(exc)}", self.path) from exc
         self.exhausted = True
 
 

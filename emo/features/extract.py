@@ -19,9 +19,14 @@ A job holds the locks of its keys (lock stripes, taken in stripe order) while it
 under them first looks again for an entry or a failure that another process stored
 meanwhile, so two runs sharing a cache compute each key once; keys another process is
 computing are put off and run after the others, waiting for the lock. A clip that fails is
-recorded with its reason and retried only with ``retry_failed``; a worker that dies
-(segfault, out of memory) ends the batch with the unfinished clips listed as failed, not
-recorded, so the next run resumes them.
+recorded with its reason and retried only with ``retry_failed``.
+
+**Dying workers.** A worker process that dies (a segfault or abort in a native decoder on a
+damaged file, an out-of-memory kill) does not end the batch. Local workers take at most
+``n_jobs`` jobs at a time, so the jobs in flight are the only suspects: each runs again
+alone in a fresh worker; a job that kills its worker alone is split into its tasks, each
+run alone; a task that kills its worker alone is recorded as failed, naming its file and
+the signal, like any failure. The other clips of the batch are computed meanwhile.
 
 **Windows.** Sliding windows of one recording are plain clips with ``start``/``end`` on the
 same file (ids of their own): passed to :func:`run` together, they form one job whose
@@ -32,9 +37,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import BrokenExecutor
+from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Future, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -293,19 +300,74 @@ def _run_parallel(tasks: list[Task], root: Path, n_jobs: int, blocking: bool,
         for job in jobs(tasks):
             yield from _job_results(job, root, blocking, retry_since)
         return
+    if dask is None:
+        yield from _run_isolating(jobs(tasks), root, n_jobs, blocking, retry_since)
+        return
     from joblib import Parallel, delayed, parallel_config
 
-    with contextlib.ExitStack() as stack:
-        if dask is not None:
-            # Remote workers resolve relative paths in their own folders: send absolute ones.
-            root = root.resolve()
-            tasks = [replace(t, clip=_absolute(t.clip)) for t in tasks]
-            stack.enter_context(_dask_client(dask))
-            stack.enter_context(parallel_config(backend="dask"))
+    # Remote workers resolve relative paths in their own folders: send absolute ones.
+    root = root.resolve()
+    tasks = [replace(t, clip=_absolute(t.clip)) for t in tasks]
+    with _dask_client(dask), parallel_config(backend="dask"):
         parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered", batch_size=1)
         for results in parallel(delayed(_compute_job)(job, root, blocking, retry_since)
                                 for job in jobs(tasks)):
             yield from results
+
+
+def _run_isolating(job_list: list[list[Task]], root: Path, n_jobs: int, blocking: bool,
+                   retry_since: float | None) -> Iterator[Result]:
+    """Run jobs on ``n_jobs`` local worker processes, surviving workers that die.
+
+    At most ``n_jobs`` jobs are in flight; when a worker dies they are the suspects and
+    run again alone (see the module notes). Dispatching jobs one by one costs nothing
+    next to decoding a media file. The pool is this run's own (not joblib's shared one),
+    restarted after a crash and stopped at the end, or at once on an interruption.
+    """
+    from joblib.externals.loky import ProcessPoolExecutor
+
+    pending, suspects = deque(job_list), deque[list[Task]]()
+    while pending or suspects:
+        queue, width = (suspects, 1) if suspects else (pending, n_jobs)
+        executor = ProcessPoolExecutor(max_workers=width)
+        running: dict[Future, list[Task]] = {}
+        try:
+            while queue or running:
+                while queue and len(running) < width:
+                    future = executor.submit(_compute_job, queue[0], root, blocking,
+                                             retry_since)
+                    running[future] = queue.popleft()
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                # finished jobs first: a crash may be reported in the same round
+                for future in sorted(done, key=lambda f: f.exception() is not None):
+                    results = future.result()  # BrokenExecutor when a worker died
+                    del running[future]
+                    yield from results
+        except BrokenExecutor as exc:
+            if width > 1 or not running:
+                log.warning("a worker process died; running its %d job(s) again one by one",
+                            len(running))
+                suspects.extend(running.values())
+                continue
+            (job,) = running.values()
+            if len(job) > 1:
+                suspects.extend([task] for task in job)
+            else:
+                yield "failed", job[0], _record_crash(job[0], root, exc), 0.0
+        finally:
+            executor.shutdown(wait=False, kill_workers=True)
+
+
+def _record_crash(task: Task, root: Path, exc: BaseException) -> str:
+    """Record a task that killed its worker alone as failed; return the reason."""
+    codes = re.search(r"exit codes of the workers are \{(.*?)\}", str(exc))
+    message = (f"the worker process died ({codes[1] if codes else 'killed'}) while extracting "
+               f"{task.modality} features: a crash in a native decoder on a damaged file, "
+               "or not enough memory")
+    reason = f"{task.clip.media_for(task.modality)}: {message}"
+    FeatureCache(root).record_failure(task.key, task.extractor.identity(), task.clip.id,
+                                      reason, message=message)
+    return reason
 
 
 @contextlib.contextmanager
@@ -381,33 +443,14 @@ def run(
     if progress is not None:
         progress(len(todo))
     busy: list[Task] = []
-    finished: set[tuple[str, str]] = set()
     retry_since = started if retry_failed else None
-    try:
-        for blocking, batch in ((False, todo), (True, busy)):
-            for status, task, reason, seconds in _run_parallel(batch, cache.root, n_jobs,
-                                                               blocking, dask, retry_since):
-                if status == "busy":
-                    busy.append(task)
-                    continue
-                finished.add((task.clip.id, task.modality))
-                _count(report, status, task, reason, seconds, progress)
-    except BrokenExecutor as exc:  # a worker crashed (segfault) or was killed (memory)
-        log.error("a worker process died: %s", exc)
-        for task in todo:
-            if (task.clip.id, task.modality) in finished:
+    for blocking, batch in ((False, todo), (True, busy)):
+        for status, task, reason, seconds in _run_parallel(batch, cache.root, n_jobs,
+                                                           blocking, dask, retry_since):
+            if status == "busy":
+                busy.append(task)
                 continue
-            record = cache.failure(task.key)
-            if cache.has(task.key, task.extractor.identity()):  # stored, not yet reported
-                report.computed += 1
-            elif record is not None and record.get("time", 0.0) >= started:
-                report.failures.append(Failure(task.clip.id, task.modality,
-                                               recorded_reason(record, task)))
-            else:
-                report.failures.append(Failure(task.clip.id, task.modality, (
-                    f"{task.clip.media_for(task.modality)}: not computed: a worker process "
-                    "died (crash or out of memory) during the batch; finished clips are "
-                    "cached, run again to resume")))
+            _count(report, status, task, reason, seconds, progress)
     failed = {(f.clip_id, f.modality) for f in report.failures}
     report.tasks = [t for t in tasks if (t.clip.id, t.modality) not in failed]
     return report

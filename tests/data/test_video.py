@@ -151,7 +151,16 @@ def test_mp4_cut_to_20_kb(tmp_path: Path, options: dict[str, str] | None) -> Non
 def test_not_a_video(tmp_path: Path) -> None:
     path = tmp_path / "notes.mp4"
     path.write_text("these are not frames\n" * 50)
-    _raises_naming(path, "not a readable video")
+    _raises_naming(path, r"not a readable video \(truncated or unknown format\): Invalid data "
+                   r"found when processing input$")  # no [Errno ...], no second file name
+
+
+def test_unknown_codec(mp4: Path, tmp_path: Path) -> None:
+    path = tmp_path / "codec.mp4"  # no codec tag, no decoder configuration: no codec context
+    path.write_bytes(mp4.read_bytes().replace(b"avc1", b"zzzz").replace(b"avcC", b"zzzz"))
+    with pytest.raises(MediaError, match=r"codec\.mp4: the video track's codec is unknown"):
+        video_info(path)
+    _raises_naming(path, r"cannot decode the video \(damaged or truncated\): Decoder not found$")
 
 
 def test_unreadable_image(tmp_path: Path) -> None:

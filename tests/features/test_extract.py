@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import ClassVar
@@ -207,22 +208,62 @@ class CrashingNumbers(NumbersExtractor):
         return super().extract(clip)
 
 
-def test_a_dead_worker_ends_the_batch_with_a_clear_failure(tmp_path: Path,
-                                                          clips: list[Clip]) -> None:
+@pytest.mark.parametrize("crashing", [["c1"], ["c0", "c1"]])
+def test_a_dead_worker_fails_only_its_clip_and_the_batch_goes_on(
+        tmp_path: Path, clips: list[Clip], crashing: list[str]) -> None:
     cache = FeatureCache(tmp_path / "cache")
-    flag = tmp_path / "c1.crash"
-    flag.touch()
+    for clip_id in crashing:
+        (tmp_path / f"{clip_id}.crash").touch()
     report = run(clips, {"audio": CrashingNumbers()}, cache, n_jobs=2)
     reasons = {f.clip_id: f.reason for f in report.failures}
-    assert "a worker process died" in reasons["c1"] and "c1.txt" in reasons["c1"]
-    # The next run computes only what the crash left undone; none of it was recorded failed.
-    assert report.computed == len(collect(report.tasks, cache).get("audio", []))
-    flag.unlink()
+    assert set(reasons) == {*crashing, "c2", "missing"}
+    for clip_id in crashing:
+        assert re.fullmatch(rf".*{clip_id}\.txt: the worker process died \(SIGKILL\(-9\)\) "
+                            r"while extracting audio features: .*", reasons[clip_id])
+    good = {"c0", "c1", "c3"} - set(crashing)
+    # (a clip finished by the other worker as the pool broke is found stored when rerun)
+    assert report.computed + report.cached == len(good)
+    assert set(collect(report.tasks, cache)["audio"].index) == good
+    # The crash is recorded like any failure: the next run computes nothing.
     again = run(clips, {"audio": CrashingNumbers()}, cache, n_jobs=2)
-    assert again.computed == 3 - report.computed and again.cached == report.computed
-    assert {f.clip_id for f in again.failures} == {"c2", "missing"}
+    assert (again.computed, again.cached) == (0, len(good))
+    assert all("failed before" in f.reason for f in again.failures if f.clip_id in crashing)
 
 
+class CrashingWindows(CrashingNumbers):
+    """Windows of one file form one job; the clip named ``*crash*`` kills the worker."""
+
+    name: ClassVar[str] = "crashing_windows"
+
+    def stream(self, clip: Clip) -> Stream:
+        return Stream("numbers", clip.media_for("audio"))
+
+    def extract(self, clip: Clip) -> dict[str, float]:
+        import os
+        import signal
+
+        if "crash" in clip.id:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return NumbersExtractor.extract(self, clip)
+
+
+def test_a_job_that_kills_its_worker_is_split_into_its_clips(tmp_path: Path,
+                                                             clips: list[Clip]) -> None:
+    windows = [Clip(name, audio=clips[0].audio, start=float(i), end=i + 1.0)
+               for i, name in enumerate(["w0", "w_crash", "w2"])]
+    report = run([*clips, *windows], {"audio": CrashingWindows()},
+                 FeatureCache(tmp_path / "cache"), n_jobs=2)
+    assert {f.clip_id for f in report.failures} == {"w_crash", "c2", "missing"}
+    table = collect(report.tasks, FeatureCache(tmp_path / "cache"))["audio"]
+    assert set(table.index) == {"c0", "c1", "c3", "w0", "w2"}
+
+
+def test_joblib_pools_still_work_after_a_parallel_run(tmp_path: Path,
+                                                      clips: list[Clip]) -> None:
+    from joblib import Parallel, delayed
+
+    run(clips, {"audio": NumbersExtractor()}, FeatureCache(tmp_path / "cache"), n_jobs=2)
+    assert Parallel(n_jobs=2)(delayed(abs)(-i) for i in range(3)) == [0, 1, 2]
 class LinesExtractor(Extractor):
     """Sum of lines ``start..end`` of a text file; the clips of one file share one read,
     logged to a file (any process)."""
