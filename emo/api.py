@@ -249,51 +249,23 @@ def make_extractors(modalities: Sequence[str] | None = None,
     return out
 
 
-def extract(
-    data: DataArg,
-    *,
-    modalities: Sequence[str] | None = None,
-    cache: str | Path = "cache",
-    n_jobs: int = 1,
-    retry_failed: bool = False,
-    extractors: ExtractorOptions | None = None,
-    progress: Progress = None,
-    dask: str | None = None,
-    labels: LabelMap = None,
-    speaker_pattern: str | None = None,
-    skeleton: str | Path | None = None,
-) -> ExtractionReport:
-    """Extract (or find in the cache) the features of every clip and modality.
+def extract(data: DataArg, **options: Any) -> ExtractionReport:
+    """Extract (or find in the cache) the features of every clip and modality, loading no
+    table.
 
     Parameters
     ----------
     data
         Dataset folder(s), manifest(s), media files or clips.
-    modalities
-        Which modalities (default: every one the data has).
-    cache
-        The cache folder.
-    n_jobs
-        Worker processes.
-    retry_failed
-        Retry clips whose failure an earlier run recorded.
-    extractors
-        Extractor names/settings per modality (see :func:`extractor_options`).
-    progress
-        Progress callback (see :func:`emo.features.extract.run`).
-    dask
-        Dask scheduler address or ``local:N``.
-    labels, speaker_pattern, skeleton
-        Data options.
+    **options
+        The keyword arguments of :func:`features` (an unknown one is an error).
 
     Returns
     -------
     ExtractionReport
-        Counts, failures (file + reason) and the tasks, for :func:`features`.
+        Counts, failures (file + reason) and the tasks.
     """
-    clips, problems = _load_reporting(data, labels, speaker_pattern, skeleton)
-    return _extract(clips, problems, make_extractors(modalities, extractors, clips), cache,
-                    n_jobs=n_jobs, retry_failed=retry_failed, progress=progress, dask=dask)
+    return features(data, tables=False, **options).report
 
 
 def _load_reporting(data: DataArg, labels: LabelMap, speaker_pattern: str | None,
@@ -384,9 +356,33 @@ def features(
     labels: LabelMap = None,
     speaker_pattern: str | None = None,
     skeleton: str | Path | None = None,
+    tables: bool = True,
 ) -> Features:
-    """Extract through the cache and load the feature tables (arguments as for
-    :func:`extract`).
+    """Extract through the cache and load the feature tables.
+
+    Parameters
+    ----------
+    data
+        Dataset folder(s), manifest(s), media files or clips.
+    modalities
+        Which modalities (default: every one the data has).
+    cache
+        The cache folder.
+    n_jobs
+        Worker processes.
+    retry_failed
+        Retry clips whose failure an earlier run recorded.
+    extractors
+        Extractor names/settings per modality (see :func:`extractor_options`).
+    progress
+        Progress callback (see :func:`emo.features.extract.run`).
+    dask
+        Dask scheduler address or ``local:N``.
+    labels, speaker_pattern, skeleton
+        Data options.
+    tables
+        Load the feature tables (``False``: only make sure they are cached, as
+        :func:`extract` does).
 
     Returns
     -------
@@ -395,7 +391,7 @@ def features(
     clips, problems = _load_reporting(data, labels, speaker_pattern, skeleton)
     report = _extract(clips, problems, make_extractors(modalities, extractors, clips), cache,
                       n_jobs=n_jobs, retry_failed=retry_failed, progress=progress, dask=dask)
-    return Features(clips, collect(report.tasks, FeatureCache(cache)), report)
+    return Features(clips, collect(report.tasks, FeatureCache(cache)) if tables else {}, report)
 
 
 def feature_table(data: DataArg, **options: Any) -> pd.DataFrame:

@@ -88,6 +88,14 @@ def assert_clean(cache: Path) -> None:
     assert not [p for p in cache.iterdir() if p.name.endswith(("-wal", "-shm", "-journal"))]
 
 
+def assert_clean_and_equal(demo: Path, cache: Path, reference: pd.DataFrame,
+                           tmp_path: Path) -> None:
+    """The cache is clean and its table equals the uninterrupted single-worker run's."""
+    assert_clean(cache)
+    got = table(demo, cache, tmp_path / "t.parquet", "-m", FAST)
+    assert_same_table(got, _columns(reference, FAST))
+
+
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from emo.synth import synthesise
@@ -135,9 +143,7 @@ def test_a_killed_run_resumes_with_nothing_lost_or_redone(demo: Path, reference:
     assert (computed, cached) == (N_TASKS - len(done), len(done))
     after = entries(cache)
     assert {p: after[p] for p in done} == done, "an entry finished before the kill was redone"
-    assert_clean(cache)
-    got = table(demo, cache, tmp_path / "t.parquet", "-m", FAST)
-    assert_same_table(got, _columns(reference, FAST))
+    assert_clean_and_equal(demo, cache, reference, tmp_path)
 
 
 def test_two_processes_on_one_cache_compute_each_entry_once(demo: Path, reference: pd.DataFrame,
@@ -150,9 +156,7 @@ def test_two_processes_on_one_cache_compute_each_entry_once(demo: Path, referenc
     (c1, k1), (c2, k2) = (counts(out) for out, _ in results)
     assert c1 + c2 == N_TASKS and k1 + k2 == N_TASKS
     assert len(entries(cache)) == N_TASKS
-    assert_clean(cache)
-    got = table(demo, cache, tmp_path / "t.parquet", "-m", FAST)
-    assert_same_table(got, _columns(reference, FAST))
+    assert_clean_and_equal(demo, cache, reference, tmp_path)
 
 
 def test_damaged_entries_are_recomputed_or_reported(demo: Path, reference: pd.DataFrame,

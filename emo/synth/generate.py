@@ -70,8 +70,8 @@ def actor_traits(actor: Actor, seed: int, size: tuple[int, int], landmarks: np.n
     """
     rngs = [np.random.default_rng([seed, 1, actor.index, k]) for k in range(3)]
     return Traits(face.face_actor(rngs[0], size, landmarks),
-                  voice.voice_actor(rngs[1], actor.female),
-                  skeleton.body_actor(rngs[2], actor.female))
+                  voice.VoiceActor.draw(rngs[1], actor.female),
+                  skeleton.BodyActor.draw(rngs[2], actor.female))
 
 
 def render_audio(rec: Recording, traits: Traits, n_samples: int, rng: np.random.Generator,
@@ -80,10 +80,8 @@ def render_audio(rec: Recording, traits: Traits, n_samples: int, rng: np.random.
 
     Parameters
     ----------
-    rec
-        The recording.
-    traits
-        Its actor's traits.
+    rec, traits
+        The recording and its actor's traits.
     n_samples
         Length of the track.
     rng
@@ -118,10 +116,8 @@ def render_frames(rec: Recording, traits: Traits, image: np.ndarray, landmarks: 
 
     Parameters
     ----------
-    rec
-        The recording.
-    traits
-        Its actor's traits.
+    rec, traits
+        The recording and its actor's traits.
     image, landmarks
         The base face.
     t

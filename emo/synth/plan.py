@@ -31,10 +31,9 @@ class Actor:
 
     Attributes
     ----------
-    id
-        ``F1``, ``M1``, ``F2``... (alternating female / male).
-    female
-        Sex, which sets the voice register and the body size.
+    id, female
+        ``F1``, ``M1``, ``F2``... (alternating female / male), and the sex, which sets the
+        voice register and the body size.
     test
         Whether the actor's takes are written as unlabelled ``frames_TEST<n>``.
     index
@@ -45,6 +44,32 @@ class Actor:
     female: bool
     test: bool
     index: int
+
+
+def cast(actors: int, test_actors: int) -> list[Actor]:
+    """Name the actors: alternating ``F``/``M`` with a running number per sex.
+
+    Parameters
+    ----------
+    actors
+        Number of actors with labelled takes.
+    test_actors
+        Number of further actors whose takes are test takes.
+
+    Returns
+    -------
+    list of Actor
+
+    Examples
+    --------
+    >>> [a.id for a in cast(3, 1)]
+    ['F1', 'M1', 'F2', 'M2']
+    """
+    out = []
+    for i in range(actors + test_actors):
+        female = i % 2 == 0
+        out.append(Actor(f"{'F' if female else 'M'}{i // 2 + 1}", female, i >= actors, i))
+    return out
 
 
 @dataclass(frozen=True)
@@ -110,32 +135,6 @@ class Recording:
     kinect_lead: float
     kinect_tail: float
     seed: tuple[int, ...]
-
-
-def cast(actors: int, test_actors: int) -> list[Actor]:
-    """Name the actors: alternating ``F``/``M`` with a running number per sex.
-
-    Parameters
-    ----------
-    actors
-        Number of actors with labelled takes.
-    test_actors
-        Number of further actors whose takes are test takes.
-
-    Returns
-    -------
-    list of Actor
-
-    Examples
-    --------
-    >>> [a.id for a in cast(3, 1)]
-    ['F1', 'M1', 'F2', 'M2']
-    """
-    out = []
-    for i in range(actors + test_actors):
-        female = i % 2 == 0
-        out.append(Actor(f"{'F' if female else 'M'}{i // 2 + 1}", female, i >= actors, i))
-    return out
 
 
 def expression_times(start: float, end: float, rng: np.random.Generator) -> tuple[float, ...]:

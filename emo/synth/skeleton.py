@@ -86,32 +86,31 @@ class BodyActor:
     hand: int
     sway: float
 
+    @classmethod
+    def draw(cls, rng: np.random.Generator, female: bool) -> BodyActor:
+        """Draw one actor's body and movement style.
 
-def body_actor(rng: np.random.Generator, female: bool) -> BodyActor:
-    """Draw one actor's body and movement style.
+        Parameters
+        ----------
+        rng, female
+            Random generator, and the sex, which sets the height range (about 1.55-1.75 m,
+            male 1.68-1.90 m).
 
-    Parameters
-    ----------
-    rng
-        Random generator.
-    female
-        Sets the height range (about 1.55-1.75 m, male 1.68-1.90 m).
-
-    Returns
-    -------
-    BodyActor
-    """
-    height = rng.uniform(1.55, 1.75) if female else rng.uniform(1.68, 1.90)
-    segments = {k: v * height * rng.normal(1.0, 0.03) for k, v in SEGMENTS.items()}
-    posture = np.zeros(len(POSE))
-    posture[[_P["lean"], _P["head_pitch"], _P["lean_side"]]] = rng.normal(0, [0.04, 0.08, 0.02])
-    posture[[_P["l_elev"], _P["r_elev"]]] = rng.uniform(0.05, 0.25, 2)
-    posture[[_P["l_azim"], _P["r_azim"]]] = rng.uniform(0.0, 0.6, 2)
-    posture[[_P["l_elbow"], _P["r_elbow"]]] = rng.uniform(0.1, 0.7, 2)
-    style = {label: float(np.exp(rng.normal(0.0, 0.45))) for label in CLASSES}
-    return BodyActor(segments, posture, float(rng.uniform(0.35, 1.2)), style,
-                     float(rng.uniform(0.8, 1.25)), int(rng.choice([-1, 1])),
-                     float(rng.uniform(0.005, 0.02)))
+        Returns
+        -------
+        BodyActor
+        """
+        height = rng.uniform(1.55, 1.75) if female else rng.uniform(1.68, 1.90)
+        segments = {k: v * height * rng.normal(1.0, 0.03) for k, v in SEGMENTS.items()}
+        posture = np.zeros(len(POSE))
+        posture[[_P["lean"], _P["head_pitch"], _P["lean_side"]]] = rng.normal(0, [0.04, 0.08, 0.02])
+        posture[[_P["l_elev"], _P["r_elev"]]] = rng.uniform(0.05, 0.25, 2)
+        posture[[_P["l_azim"], _P["r_azim"]]] = rng.uniform(0.0, 0.6, 2)
+        posture[[_P["l_elbow"], _P["r_elbow"]]] = rng.uniform(0.1, 0.7, 2)
+        style = {label: float(np.exp(rng.normal(0.0, 0.45))) for label in CLASSES}
+        return cls(segments, posture, float(rng.uniform(0.35, 1.2)), style,
+                         float(rng.uniform(0.8, 1.25)), int(rng.choice([-1, 1])),
+                         float(rng.uniform(0.005, 0.02)))
 
 
 def _arms(out: np.ndarray, w: np.ndarray, side: str, elev: float, azim: float,

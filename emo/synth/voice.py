@@ -116,32 +116,32 @@ class VoiceActor:
     breath: float
     expressivity: float
 
+    @classmethod
+    def draw(cls, rng: np.random.Generator, female: bool) -> VoiceActor:
+        """Draw one actor's voice.
 
-def voice_actor(rng: np.random.Generator, female: bool) -> VoiceActor:
-    """Draw one actor's voice.
+        Parameters
+        ----------
+        rng
+            Random generator.
+        female
+            Female or male register.
 
-    Parameters
-    ----------
-    rng
-        Random generator.
-    female
-        Female or male register.
-
-    Returns
-    -------
-    VoiceActor
-    """
-    return VoiceActor(
-        f0=float(rng.uniform(185, 235) if female else rng.uniform(100, 135)),
-        formant_scale=float(rng.uniform(1.1, 1.2) if female else rng.uniform(0.95, 1.05)),
-        gain_db=float(rng.normal(0.0, 2.0)),
-        tilt_hz=float(rng.uniform(1000, 1800)),
-        rate=float(rng.uniform(3.8, 5.0)),
-        jitter=float(rng.uniform(0.004, 0.008)),
-        shimmer=float(rng.uniform(0.03, 0.06)),
-        breath=float(rng.uniform(0.02, 0.06)),
-        expressivity=float(rng.uniform(0.5, 1.2)),
-    )
+        Returns
+        -------
+        VoiceActor
+        """
+        return cls(
+            f0=float(rng.uniform(185, 235) if female else rng.uniform(100, 135)),
+            formant_scale=float(rng.uniform(1.1, 1.2) if female else rng.uniform(0.95, 1.05)),
+            gain_db=float(rng.normal(0.0, 2.0)),
+            tilt_hz=float(rng.uniform(1000, 1800)),
+            rate=float(rng.uniform(3.8, 5.0)),
+            jitter=float(rng.uniform(0.004, 0.008)),
+            shimmer=float(rng.uniform(0.03, 0.06)),
+            breath=float(rng.uniform(0.02, 0.06)),
+            expressivity=float(rng.uniform(0.5, 1.2)),
+        )
 
 
 def take_style(label: str, intensity: float, actor: VoiceActor,

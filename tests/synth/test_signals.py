@@ -74,7 +74,7 @@ def test_activations_follow_the_emotion() -> None:
 
 def _mean_f0(label: str, female: bool) -> float:
     rng = np.random.default_rng(1)
-    actor = voice.voice_actor(rng, female)
+    actor = voice.VoiceActor.draw(rng, female)
     style = voice.take_style(label, 1.0, actor, rng)
     onsets, lengths = voice.syllables(2.0, actor.rate, rng)
     t = np.arange(32_000) / 16_000
@@ -88,7 +88,7 @@ def test_pitch_depends_on_sex_and_emotion() -> None:
 
 def test_voice_is_voiced_at_the_pitch() -> None:
     rng = np.random.default_rng(2)
-    actor = voice.voice_actor(rng, female=False)
+    actor = voice.VoiceActor.draw(rng, female=False)
     style = voice.take_style("Ne", 1.0, actor, rng)
     onsets, lengths = voice.syllables(2.0, actor.rate, rng)
     x = voice.render(2.0, 16_000, onsets, lengths, actor, style, rng)
@@ -101,7 +101,7 @@ def test_voice_is_voiced_at_the_pitch() -> None:
 
 def test_skeleton_geometry_and_gestures() -> None:
     rng = np.random.default_rng(0)
-    actor = skeleton.body_actor(rng, female=True)
+    actor = skeleton.BodyActor.draw(rng, female=True)
     t = np.arange(0, 2.5, 1 / 30)
     hands = {}
     for label in ("Ha", "Sa"):

@@ -285,11 +285,8 @@ def load_kinect(path: str | Path) -> KinectRecording:
     Returns
     -------
     KinectRecording
-
-    Raises
-    ------
-    MediaError
-        Missing or malformed file (see :func:`parse_kinect`).
+        Its frames, read and checked by :func:`parse_kinect` (whose errors it raises,
+        plus a MediaError for a missing or unreadable file).
     """
     path = Path(path)
     try:
