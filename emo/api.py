@@ -633,6 +633,32 @@ def load_model(model: str | Path | Bundle) -> Bundle:
     return bundle
 
 
+def warm(model: str | Path | Bundle | None = None) -> dict[str, dict[str, Any]]:
+    """Load, in this process, the model and everything its extractors load on first use
+    (MediaPipe graphs, openSMILE), as a service does before its first request.
+
+    Parameters
+    ----------
+    model
+        A model folder or bundle; ``None``: the default extractors.
+
+    Returns
+    -------
+    dict
+        Modality -> identity (name, version, settings) of each extractor warmed.
+
+    Raises
+    ------
+    BundleError
+        When ``model`` cannot be loaded.
+    """
+    extractors = (make_extractors() if model is None
+                  else _bundle_extractors(load_model(model)))
+    for extractor in extractors.values():
+        extractor.warm()
+    return {m: e.identity() for m, e in extractors.items()}
+
+
 def _bundle_extractors(bundle: Bundle) -> dict[str, Extractor]:
     """The extractors that compute the bundle's features, re-created from their identities."""
     extractors: dict[str, Extractor] = {}

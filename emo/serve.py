@@ -117,11 +117,12 @@ def _bundle(model: Path) -> Any:
 
 
 def _warm_worker(model: Path | None) -> dict[str, dict[str, Any]]:
-    """Import every extractor (and load the model) once, so the first request pays no
-    import; the identities of the default extractors, for ``/version``."""
+    """Load the model and everything the extractors load on first use (MediaPipe graphs)
+    once, so that no request pays for it and memory stays flat; the identities of the
+    default extractors, for ``/version``."""
     if model is not None:
-        _bundle(model)
-    return {m: e.identity() for m, e in api.make_extractors().items()}
+        api.warm(_bundle(model))
+    return api.warm()
 
 
 def _extract_job(job: _Job) -> dict[str, Any]:
@@ -293,11 +294,13 @@ class _Pool:
         self._executor = self._new_executor()
 
     def _new_executor(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+        """Worker processes, each warmed (:func:`_warm_worker`) when it starts."""
+        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_warm_worker, initargs=(self.model,))
 
     async def warm(self) -> dict[str, dict[str, Any]]:
-        """Start every worker process (importing the extractors, loading the model); the
-        extractors' identities."""
+        """Start the worker processes (each loads the model and the extractors' graphs as
+        it starts); the extractors' identities."""
         loop = asyncio.get_running_loop()
         done = await asyncio.gather(*(loop.run_in_executor(self._executor, _warm_worker,
                                                            self.model)

@@ -93,6 +93,12 @@ class Extractor(ABC):
         """Whether the clip has the media this extractor reads."""
         return clip.media_for(self.modality) is not None
 
+    def warm(self) -> None:
+        """Load, in this process, what the first clip would load (models, graphs), so
+        that no request pays for it and memory does not grow with the first clips
+        (default: nothing to load)."""
+        return None
+
     def sources(self, clip: Clip) -> list[Path]:
         """The files whose content the features depend on (hashed into the cache key).
 

@@ -58,7 +58,8 @@ from emo.features.base import FRAMES, Extractor, Outcome, Stream
 if TYPE_CHECKING:  # PyAV and OpenCV load when frames are decoded, not when extractors are made
     from emo.data.video import DecodedFrame, VideoReader
 
-__all__ = ["FRAMES", "FrameExtractor", "GraphTracker", "Tracker", "analyse", "started", "track"]
+__all__ = ["FRAMES", "FrameExtractor", "GraphTracker", "Tracker", "analyse", "landmark_values",
+           "run_graph", "started", "track"]
 
 #: Raw per-frame outputs condensed into measures at once (condensing is vectorised).
 _CHUNK = 64
@@ -80,6 +81,11 @@ class GraphTracker(Tracker):
     """A tracker around a MediaPipe solution graph that the process keeps (one per
     setting: building one costs ~0.25 s), locked while a pass holds it.
 
+    Each image goes through the graph as ``solution.process(image)`` sends it (the same
+    packet, the same simulated 30 fps time stamps, so tracking and smoothing are the
+    same), but only the packet of one output stream is read (:func:`run_graph`), in
+    its serialised form, by :meth:`read`.
+
     MediaPipe's C++ code writes warnings to file descriptor 2 whenever a model starts
     ("Feedback manager requires a model..."), which no setting silences. While held, the
     tracker points fd 2 at a temporary file during each graph call (two ``dup2`` per
@@ -88,13 +94,16 @@ class GraphTracker(Tracker):
     Parameters
     ----------
     graph
-        The solution (``FaceMesh``, ``Pose``...), with ``reset()`` and ``process(image)``.
+        The solution (``FaceMesh``, ``Pose``...).
     lock
         Serialises the threads of one process that share the graph.
+    output
+        The output stream :meth:`read` gets, e.g. ``"multi_face_landmarks"``.
     """
 
-    def __init__(self, graph: Any, lock: threading.Lock) -> None:
+    def __init__(self, graph: Any, lock: threading.Lock, output: str) -> None:
         self.graph = graph
+        self.output = output
         self._lock = lock
         self._logs: IO[bytes] | None = None
         self._fresh = False
@@ -114,7 +123,7 @@ class GraphTracker(Tracker):
         self._fresh = True
 
     def measure(self, image: np.ndarray) -> np.ndarray:
-        """Run the graph on one image; :meth:`read` its result."""
+        """Run the graph on one image; :meth:`read` its output packet."""
         image = np.ascontiguousarray(image)
         return self.read(self._quiet(self._process, image), image)
 
@@ -124,11 +133,12 @@ class GraphTracker(Tracker):
             # are ready; processing an image waits for that, inside the same capture.
             self.graph.reset()
             self._fresh = False
-        return self.graph.process(image)
+        return run_graph(self.graph, image, self.output)
 
     @abstractmethod
-    def read(self, result: Any, image: np.ndarray) -> np.ndarray:
-        """The per-frame output of one ``process`` result for ``image``."""
+    def read(self, packet: Any, image: np.ndarray) -> np.ndarray:
+        """The per-frame output from the output stream's packet for ``image`` (``None``:
+        the stream gave nothing, e.g. no face)."""
 
     def _quiet(self, call: Callable[..., Any], *args: Any) -> Any:
         """``call(*args)`` with fd 2 sent to the log file (written back if it raises)."""
@@ -147,6 +157,71 @@ class GraphTracker(Tracker):
         finally:
             os.dup2(saved, 2)
             os.close(saved)
+
+
+def run_graph(solution: Any, image: np.ndarray, output: str) -> Any:
+    """``solution.process(image)``, keeping only the packet of one output stream.
+
+    MediaPipe's ``SolutionBase.process`` makes a new named-tuple class and converts
+    every output stream to Python objects on each call (~0.6 ms a frame); this sends the
+    same packet with the same simulated time stamp (33.333 ms after the previous one)
+    and returns the raw packet of ``output``, or ``None`` when the stream gave nothing.
+    It uses ``SolutionBase`` attributes of the pinned mediapipe version (0.10.21).
+    """
+    solution._graph_outputs.clear()
+    solution._simulated_timestamp += 33333
+    ((stream, kind),) = solution._input_stream_type_info.items()
+    packet = solution._make_packet(kind, image).at(solution._simulated_timestamp)
+    solution._graph.add_packet_to_input_stream(stream=stream, packet=packet)
+    solution._graph.wait_until_idle()
+    found = solution._graph_outputs.get(output)
+    return None if found is None or found.is_empty() else found
+
+
+def landmark_values(raw: bytes, message: type, n_fields: int) -> np.ndarray:
+    """The first ``n_fields`` values (x, y, z, visibility, presence) of each landmark of
+    a serialised MediaPipe ``LandmarkList`` or ``NormalizedLandmarkList``.
+
+    When every landmark holds exactly those fields, the bytes are read with NumPy
+    (20x faster than protobuf objects): each landmark is then a tag, a length and,
+    per field, a tag and a little-endian float32. Any other layout (proto3 leaves out
+    a field that is exactly 0) is parsed by ``message`` (the list's protobuf class).
+
+    Parameters
+    ----------
+    raw
+        The serialised list.
+    message
+        Its protobuf class, for other layouts.
+    n_fields
+        Fields read, in field-number order.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n_landmarks, n_fields)`` float64.
+    """
+    size = 2 + 5 * n_fields
+    if raw and len(raw) % size == 0:
+        records = np.frombuffer(raw, np.uint8).reshape(-1, size)
+        if (records[:, _tag_columns(n_fields)] == _tags(n_fields)).all():
+            data = np.ascontiguousarray(records[:, 2:]).reshape(-1, n_fields, 5)[:, :, 1:]
+            return np.ascontiguousarray(data).view("<f4")[..., 0].astype(float)
+    names = ("x", "y", "z", "visibility", "presence")[:n_fields]
+    return np.array([[getattr(p, k) for k in names] for p in message.FromString(raw).landmark],
+                    dtype=float).reshape(-1, n_fields)
+
+
+def _tag_columns(n_fields: int) -> list[int]:
+    """Byte positions of the tags and the length in one serialised landmark."""
+    return [0, 1, *range(2, 2 + 5 * n_fields, 5)]
+
+
+def _tags(n_fields: int) -> np.ndarray:
+    """The bytes at :func:`_tag_columns`: list field 1 (length-delimited), the length,
+    then fields 1.. as fixed 32-bit values."""
+    return np.array([0x0A, 5 * n_fields, *((f << 3) | 5 for f in range(1, n_fields + 1))],
+                    dtype=np.uint8)
 
 
 def started(factory: Callable[..., Any], **settings: Any) -> Any:
@@ -212,6 +287,10 @@ class FrameExtractor(Extractor):
     @abstractmethod
     def tracker(self) -> AbstractContextManager[Tracker]:
         """This process's tracker for these settings, held for one pass."""
+
+    def warm(self) -> None:
+        """Build this process's tracker graph (kept by the process) without using it."""
+        self.tracker()
 
     def condense(self, raw: np.ndarray) -> np.ndarray:
         """Per-frame measures from raw tracker outputs stacked over frames (default: as is)."""

@@ -12,7 +12,13 @@ from emo.data.skeleton import KINECT_JOINTS
 from emo.errors import FeatureError, MediaError
 from emo.features.base import get_extractor
 from emo.features.body.kinect import KINECT_TO_COMMON
-from emo.features.body.kinematics import COMMON_JOINTS, clip_features, rhythm_features
+from emo.features.body.kinematics import (
+    COMMON_JOINTS,
+    clip_features,
+    derivatives,
+    prominences,
+    rhythm_features,
+)
 from emo.features.body.pose import MEDIAPIPE_TO_COMMON, mediapipe_to_common
 
 RATE = 30.0
@@ -259,3 +265,24 @@ def test_pose_fps_is_a_setting_and_0_means_every_frame():
     assert (every.analysis_fps(), default.analysis_fps()) == (None, 10.0)
     with pytest.raises(FeatureError, match="pose_fps"):
         get_extractor("body", pose_fps=-1)
+
+
+def test_prominences_match_scipy_find_peaks() -> None:
+    from scipy.signal import find_peaks
+
+    rng = np.random.default_rng(0)
+    for _ in range(300):  # coarse values: many plateaus and ties
+        x = np.round(rng.random(rng.integers(3, 80)) * 6) / 2
+        expected = find_peaks(x, prominence=0)[1]["prominences"]
+        np.testing.assert_allclose(prominences(x), expected)
+
+
+@pytest.mark.parametrize("window", [5, 7, 15])
+def test_derivatives_match_scipy_savgol_filter(window: int) -> None:
+    from scipy.signal import savgol_filter
+
+    rng = np.random.default_rng(window)
+    x = np.cumsum(rng.normal(size=(40, 3, 2)), axis=0)
+    for order, got in enumerate(derivatives(x, 30.0, window), start=1):
+        expected = savgol_filter(x, window, 3, deriv=order, delta=1 / 30.0, axis=0)
+        np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6 * 30.0**order)

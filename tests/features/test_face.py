@@ -26,12 +26,12 @@ from emo.features.face.aus import (
 )
 from emo.features.face.landmarks import (
     _largest_face,
-    _to_array,
     image_landmarks,
     new_face_mesh,
     track_landmarks,
     upscale,
 )
+from emo.features.frames import landmark_values
 from emo.features.functionals import DEFAULT_STATS
 from tests.features._media import face_video
 
@@ -53,16 +53,35 @@ def test_mediapipe_finds_the_astronaut(face: np.ndarray) -> None:
     assert face[33, 0] < face[263, 0] and face[33, 1] < face[13, 1]
 
 
-def test_landmark_list_to_array_fast_and_slow_path() -> None:
+def test_landmark_values_fast_and_slow_path() -> None:
     from mediapipe.framework.formats import landmark_pb2
 
     face = landmark_pb2.NormalizedLandmarkList()
-    expected = np.array([(i / 10, 0.5 - i / 7, -i / 100) for i in range(6)])
+    expected = np.array([(i / 10 + 0.05, 0.5 - i / 7, -i / 100 - 0.01) for i in range(6)])
     for x, y, z in expected:
         face.landmark.add(x=x, y=y, z=z)
-    np.testing.assert_allclose(_to_array(face), expected, rtol=1e-6)
-    face.landmark[2].visibility = 0.9  # another wire layout: read field by field
-    np.testing.assert_allclose(_to_array(face), expected, rtol=1e-6)
+    kind = landmark_pb2.NormalizedLandmarkList
+    np.testing.assert_allclose(landmark_values(face.SerializeToString(), kind, 3), expected,
+                               rtol=1e-6)
+    face.landmark[2].visibility = 0.9  # another wire layout: parsed by protobuf
+    np.testing.assert_allclose(landmark_values(face.SerializeToString(), kind, 3), expected,
+                               rtol=1e-6)
+    face.landmark[3].x = 0.0  # proto3 leaves a zero field out: parsed by protobuf too
+    expected[3, 0] = 0.0
+    np.testing.assert_allclose(landmark_values(face.SerializeToString(), kind, 3), expected,
+                               rtol=1e-6)
+
+
+def test_landmark_values_reads_visibility_and_presence() -> None:
+    from mediapipe.framework.formats import landmark_pb2
+
+    pose = landmark_pb2.LandmarkList()
+    expected = np.array([(i + 0.5, -i - 0.5, 0.25 * i + 0.1, 0.9, 0.8) for i in range(4)])
+    for x, y, z, visibility, presence in expected:
+        pose.landmark.add(x=x, y=y, z=z, visibility=visibility, presence=presence)
+    got = landmark_values(pose.SerializeToString(), landmark_pb2.LandmarkList, 5)
+    assert got.shape == (4, 5)
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
 
 
 def test_still_landmarks_do_not_depend_on_earlier_images(face: np.ndarray) -> None:
@@ -221,9 +240,11 @@ def test_face_au_segment_and_fresh_state(video: Path) -> None:
 
 def test_tracking_state_is_fresh_for_every_clip(video: Path) -> None:
     frames = list(iter_frames(video, fps=10))
-    with new_face_mesh(static=False) as mesh:  # a brand-new graph, the reference
-        expected = np.stack([_largest_face(mesh.process(f), f.shape[1], f.shape[0], 478)
-                             for _, f in frames])
+    with new_face_mesh(static=False) as mesh:  # a brand-new graph through its public API
+        results = [mesh.process(f).multi_face_landmarks or [] for _, f in frames]
+        expected = np.stack([_largest_face([face.SerializeToString() for face in faces],
+                                           f.shape[1], f.shape[0], 478)
+                             for faces, (_, f) in zip(results, frames, strict=True)])
     track_landmarks(frames[::-1])  # another clip through the shared graph first
     _, points = track_landmarks(frames)
     np.testing.assert_array_equal(points, expected)

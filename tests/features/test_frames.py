@@ -141,3 +141,20 @@ def test_face_au_takes_in_one_pass_equal_takes_alone(tmp_path: Path) -> None:
                                                               end=1.5)]
     together = _run([(extractor, c) for c in takes])
     assert together == {c.id: extractor.extract(c) for c in takes}
+
+
+def test_warm_builds_the_graphs_the_first_clip_would_build() -> None:
+    from emo.features.base import get_extractor
+    from emo.features.body.pose import _shared_pose
+    from emo.features.face.landmarks import _shared_mesh
+
+    before = _shared_pose.cache_info()
+    get_extractor("body", source="kinect").warm()  # Kinect joints need no graph
+    assert _shared_pose.cache_info() == before
+    get_extractor("body", source="auto").warm()
+    get_extractor("face").warm()
+    assert _shared_pose.cache_info().currsize == 1
+    meshes = _shared_mesh.cache_info()
+    assert meshes.currsize >= 1
+    get_extractor("face").warm()  # the process keeps the graph: nothing new is built
+    assert _shared_mesh.cache_info().misses == meshes.misses

@@ -61,10 +61,19 @@ class Kinematics(FrameExtractor):
         of the synthetic set's Kinect joints, analysed at that rate, correlate with
         every-frame ones at r 0.98 (median) and their UAR stays within the noise
         (``benchmarks/extract_speed.py``); at 5 fps both drop.
+
+    Notes
+    -----
+    Version 3 smooths and differentiates with emo's own Savitzky-Golay filter (all
+    series at once, :func:`~emo.features.body.kinematics.derivatives`) instead of
+    SciPy's: the derivatives agree with version 2 to about 1e-7 (relative), but the
+    jerk ``rise`` and ``fall`` change by a few per cent, because version 2 counted the
+    rounding noise between the constant jerk of the window fitted at either end and the
+    first filtered frame as slopes.
     """
 
     name: ClassVar[str] = "kinematics"
-    version: ClassVar[str] = "2"
+    version: ClassVar[str] = "3"
     modality: ClassVar[str] = "body"
     setting_names: ClassVar[tuple[str, ...]] = ("source", "rate", "smoothing", "pose_fps")
     #: Frames are downscaled so that their longer side is at most this (Pose works at 256).
@@ -123,6 +132,11 @@ class Kinematics(FrameExtractor):
     def analysis_fps(self) -> float | None:
         """The ``pose_fps`` setting (``None``: every frame)."""
         return self.pose_fps or None
+
+    def warm(self) -> None:
+        """Build the Pose graph unless joints only ever come from Kinect files."""
+        if self.source != "kinect":
+            super().warm()
 
     def tracker(self) -> AbstractContextManager[Tracker]:
         """This process's MediaPipe Pose graph."""

@@ -23,6 +23,8 @@ Frame-level series become clip-level features through :func:`emo.features.functi
 
 from __future__ import annotations
 
+import functools
+import math
 import warnings
 
 import numpy as np
@@ -195,7 +197,11 @@ def normalise(joints: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
 def derivatives(x: np.ndarray, rate: float, window: int) -> list[np.ndarray]:
     """Smoothed velocity, acceleration and jerk along axis 0 (Savitzky-Golay, cubic).
 
-    NaN frames are bridged for filtering and NaN again in the outputs.
+    Each frame's derivatives are those of the cubic fitted by least squares to the
+    ``window`` frames centred on it, or, within half a window of either end, to the first
+    or last ``window`` frames (the ``interp`` edges of :func:`scipy.signal.savgol_filter`);
+    every series is filtered at once (:func:`savgol_weights`). NaN frames are bridged
+    for filtering and NaN again in the outputs.
 
     Parameters
     ----------
@@ -204,7 +210,7 @@ def derivatives(x: np.ndarray, rate: float, window: int) -> list[np.ndarray]:
     rate
         Frames per second.
     window
-        Odd filter length in frames (at least 5).
+        Odd filter length in frames (at least 5, at most the number of frames).
 
     Returns
     -------
@@ -217,8 +223,6 @@ def derivatives(x: np.ndarray, rate: float, window: int) -> list[np.ndarray]:
     >>> np.allclose(v, 5.0), np.allclose(a, 0.0), np.allclose(j, 0.0)
     (True, True, True)
     """
-    from scipy import signal  # imported here: scipy.signal costs 0.6 s to import
-
     flat = np.asarray(x, dtype=float).reshape(len(x), -1)
     missing = np.isnan(flat)
     seen = ~missing.all(axis=0)
@@ -227,14 +231,56 @@ def derivatives(x: np.ndarray, rate: float, window: int) -> list[np.ndarray]:
     for c in np.flatnonzero(missing[:, seen].any(axis=0)):
         ok = ~np.isnan(bridged[:, c])
         bridged[~ok, c] = np.interp(frames[~ok], frames[ok], bridged[ok, c])
+    half = window // 2
+    # each frame's window starts here, and the frame lies at this position in it
+    start = np.clip(frames - half, 0, len(flat) - window)
+    weights = savgol_weights(window)[:, frames - start]  # (3, frames, window)
+    windows = bridged[start[:, None] + np.arange(window)]  # (frames, window, series)
+    # einsum, not BLAS matmul: BLAS rounding depends on memory alignment (see normalise)
+    filtered = np.einsum("dfw,fws->dfs", weights, windows)
     out = []
     for order in (1, 2, 3):
         d = np.full(flat.shape, np.nan)
-        d[:, seen] = signal.savgol_filter(bridged, window, _POLYORDER, deriv=order,
-                                          delta=1.0 / rate, axis=0)
+        d[:, seen] = filtered[order - 1] * rate**order
         d[missing] = np.nan
         out.append(d.reshape(np.shape(x)))
     return out
+
+
+@functools.lru_cache(maxsize=16)
+def savgol_weights(window: int) -> np.ndarray:
+    """Weights giving the first three derivatives of the least-squares cubic through
+    ``window`` equally spaced samples, at each sample.
+
+    Parameters
+    ----------
+    window
+        Samples in the window (more than 3).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(3, window, window)``: ``weights[d - 1, p] @ samples`` is the ``d``-th derivative
+        (per sample step) at sample ``p``. Read-only.
+
+    Examples
+    --------
+    >>> w = savgol_weights(5)
+    >>> [round(float(w[0, p] @ (np.arange(5.0) ** 3)), 6) for p in range(5)]
+    [0.0, 3.0, 12.0, 27.0, 48.0]
+    """
+    positions = np.arange(window, dtype=float)
+    powers = np.arange(_POLYORDER + 1)
+    fit = np.linalg.pinv(positions[:, None] ** powers)  # samples -> cubic coefficients
+    rows = []
+    for order in (1, 2, 3):
+        # d^order/dp^order of p^k = k! / (k - order)! p^(k - order)
+        scale = np.array([math.perm(k, order) for k in powers], dtype=float)
+        derived = scale * positions[:, None] ** np.maximum(powers - order, 0)
+        rows.append(derived @ fit)
+    weights = np.stack(rows)
+    weights.flags.writeable = False
+    return weights
 
 
 def _pair(name: str) -> list[int]:
@@ -273,7 +319,9 @@ def motion_series(body: np.ndarray, root: np.ndarray, rate: float,
     dict
         Series name -> array (frames,).
     """
-    vel, acc, jerk = (np.linalg.norm(d, axis=-1) for d in derivatives(body, rate, window))
+    # the pelvis trajectory is filtered with the joints, as one more joint
+    both = derivatives(np.concatenate([body, root[:, None]], axis=1), rate, window)
+    vel, acc, jerk = (np.linalg.norm(d[:, :-1], axis=-1) for d in both)
     out: dict[str, np.ndarray] = {}
     for part in ("hand", "wrist", "elbow", "head"):
         idx = _pair(part)
@@ -283,7 +331,7 @@ def motion_series(body: np.ndarray, root: np.ndarray, rate: float,
     energy = 0.5 * vel**2 * masses
     out["kinetic_energy"] = np.where(np.isnan(energy).all(1), np.nan, np.nansum(energy, 1))
     out["quantity_of_motion"] = np.nanmean(vel[:, 1:], axis=1)  # the pelvis is always still
-    out["root_speed"] = np.linalg.norm(derivatives(root, rate, window)[0], axis=-1)
+    out["root_speed"] = np.linalg.norm(both[0][:, -1], axis=-1)
     return out
 
 
@@ -396,15 +444,12 @@ def rhythm_features(qom: np.ndarray, rate: float) -> dict[str, float]:
     >>> round(f["movement_frequency"], 1), round(f["movement_peaks_per_s"], 1)
     (1.5, 1.5)
     """
-    from scipy import signal
-
     x = np.nan_to_num(qom, nan=float(np.nanmean(qom)) if np.isfinite(qom).any() else 0.0)
     duration = len(x) / rate
     spectrum = np.abs(np.fft.rfft((x - x.mean()) * np.hanning(len(x)), n=max(len(x), 256)))
     freqs = np.fft.rfftfreq(max(len(x), 256), 1.0 / rate)
     band = (freqs >= RHYTHM_BAND[0]) & (freqs <= RHYTHM_BAND[1])
     resolvable = duration >= 1.0 / RHYTHM_BAND[0] / 2 and band.any()
-    peaks, _ = signal.find_peaks(x, prominence=PEAK_PROMINENCE)
     still = x < PAUSE_SPEED
     runs = _run_lengths(still)
     pause = still & (runs >= MIN_PAUSE * rate)
@@ -412,10 +457,48 @@ def rhythm_features(qom: np.ndarray, rate: float) -> dict[str, float]:
     return {
         "movement_frequency": float(freqs[band][np.argmax(spectrum[band])]) if resolvable
         else float("nan"),
-        "movement_peaks_per_s": len(peaks) / duration,
+        "movement_peaks_per_s": int((prominences(x) >= PEAK_PROMINENCE).sum()) / duration,
         "pause_fraction": float(pause.mean()),
         "pause_mean_s": float(runs[starts].mean() / rate) if starts.any() else 0.0,
     }
+
+
+def prominences(x: np.ndarray) -> np.ndarray:
+    """Prominence of every peak of a series, as :func:`scipy.signal.find_peaks` finds them.
+
+    A peak is a sample, or the middle of a run of equal samples, higher than both
+    neighbours (never the first or last); its prominence is its height above the higher of
+    the lowest points between it and the nearest higher sample on either side (or the end).
+
+    Parameters
+    ----------
+    x
+        Series without NaN.
+
+    Returns
+    -------
+    numpy.ndarray
+        One prominence per peak, in time order.
+
+    Examples
+    --------
+    >>> prominences(np.array([0.0, 2.0, 1.0, 1.0, 3.0, 3.0, 0.5, 1.0])).tolist()
+    [1.0, 2.5]
+    """
+    starts = np.flatnonzero(np.concatenate(([True], x[1:] != x[:-1])))
+    ends = np.concatenate((starts[1:], [len(x)])) - 1
+    values = x[starts]
+    # runs higher than the runs on both sides (the first and last runs have no two sides)
+    higher = np.flatnonzero((values[1:-1] > values[:-2]) & (values[1:-1] > values[2:])) + 1
+    out = []
+    for peak in (starts[higher] + ends[higher]) // 2:
+        above = np.flatnonzero(x > x[peak])
+        left = above[above < peak]
+        right = above[above > peak]
+        left_min = x[(left[-1] + 1 if left.size else 0):peak + 1].min()
+        right_min = x[peak:(right[0] if right.size else len(x))].min()
+        out.append(x[peak] - max(left_min, right_min))
+    return np.asarray(out, dtype=float)
 
 
 def smoothing_window(smoothing: float, rate: float, n_frames: int) -> int:

@@ -31,7 +31,7 @@ import numpy as np
 
 from emo.errors import FeatureError
 from emo.features.body.kinematics import COMMON_JOINTS, fill_gaps, resample
-from emo.features.frames import GraphTracker, started, track
+from emo.features.frames import GraphTracker, landmark_values, started, track
 
 #: MediaPipe pose landmark indices averaged for each common joint.
 MEDIAPIPE_TO_COMMON: dict[str, tuple[int, ...]] = {
@@ -91,23 +91,22 @@ def mediapipe_to_common(world: np.ndarray, min_visibility: float = MIN_VISIBILIT
     return np.stack(joints, axis=1) * AXES
 
 
-def _landmark_array(result: object) -> np.ndarray:
-    """World landmarks of one ``Pose.process`` result as (33, 4), NaN without a body."""
-    found = getattr(result, "pose_world_landmarks", None)
-    if found is None:
-        return np.full((N_LANDMARKS, 4), np.nan)
-    return np.array([(p.x, p.y, p.z, p.visibility) for p in found.landmark])
-
-
 class PoseTracker(GraphTracker):
     """This process's MediaPipe Pose graph (tracking mode), as a frame tracker."""
 
     def __init__(self) -> None:
-        super().__init__(*_shared_pose())
+        super().__init__(*_shared_pose(), "pose_world_landmarks")
 
-    def read(self, result: object, image: np.ndarray) -> np.ndarray:
+    def read(self, packet: Any, image: np.ndarray) -> np.ndarray:
         """World landmarks and visibility (33, 4) of the person in one image (NaN: none)."""
-        return _landmark_array(result)
+        if packet is None:
+            return np.full((N_LANDMARKS, 4), np.nan)
+        from mediapipe.framework.formats.landmark_pb2 import LandmarkList
+        from mediapipe.python._framework_bindings import _packet_getter
+
+        raw = _packet_getter._get_serialized_proto(packet)
+        # x, y, z, visibility and presence are written: read all five, keep four
+        return landmark_values(raw, LandmarkList, 5)[:, :4]
 
 
 @lru_cache(maxsize=1)
