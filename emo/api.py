@@ -50,7 +50,7 @@ __all__ = [
     "extractor_options", "feature_table", "features", "fit", "import_table", "index",
     "is_media_file", "load_model", "make_extractors", "media_duration", "model_summary",
     "parse_modalities", "predict", "predict_windows", "read_fit_config", "submit",
-    "synthesise", "window_bounds", "write_factsheet", "write_table",
+    "synthesise", "warm", "window_bounds", "write_factsheet", "write_table",
 ]
 
 log = logging.getLogger("emo")
