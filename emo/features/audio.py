@@ -43,6 +43,38 @@ __all__ = ["FEATURE_SETS", "FeatureSet", "OpenSmileExtractor", "smile"]
 LLD_RATE = 100.0
 
 
+@dataclass(frozen=True)
+class FeatureSet:
+    """One openSMILE configuration offered as an audio extractor.
+
+    Attributes
+    ----------
+    name
+        The extractor name (``--audio-features``).
+    smile_set, level
+        :class:`opensmile.FeatureSet` and :class:`opensmile.FeatureLevel` member names.
+    """
+
+    name: str
+    smile_set: str
+    level: str = "Functionals"
+
+    def summarise(self, frame: pd.DataFrame) -> dict[str, float]:
+        """Clip features of openSMILE's output: the functionals row, or the summary of
+        low-level descriptors (:func:`summarise_lld`)."""
+        if self.level == "Functionals":
+            return frame.iloc[0].to_dict()
+        return summarise_lld(frame)
+
+
+#: The feature sets, by extractor name (see the module docstring).
+FEATURE_SETS: dict[str, FeatureSet] = {fs.name: fs for fs in (
+    FeatureSet("egemaps", "eGeMAPSv02"),
+    FeatureSet("compare", "ComParE_2016"),
+    FeatureSet("egemaps_lld", "eGeMAPSv02", "LowLevelDescriptors"),
+)}
+
+
 @cache
 def smile(feature_set: str, feature_level: str) -> opensmile.Smile:
     """The process-wide ``Smile`` object of a feature set and level, created on first use.
@@ -128,38 +160,6 @@ def summarise_lld(lld: pd.DataFrame, rate: float = LLD_RATE) -> dict[str, float]
     voiced = np.isfinite(values[:, pitch[0]]) if pitch else np.zeros(len(values), bool)
     out["voiced_fraction"] = float(voiced.mean()) if len(values) else float("nan")
     return out
-
-
-@dataclass(frozen=True)
-class FeatureSet:
-    """One openSMILE configuration offered as an audio extractor.
-
-    Attributes
-    ----------
-    name
-        The extractor name (``--audio-features``).
-    smile_set, level
-        :class:`opensmile.FeatureSet` and :class:`opensmile.FeatureLevel` member names.
-    """
-
-    name: str
-    smile_set: str
-    level: str = "Functionals"
-
-    def summarise(self, frame: pd.DataFrame) -> dict[str, float]:
-        """Clip features of openSMILE's output: the functionals row, or the summary of
-        low-level descriptors (:func:`summarise_lld`)."""
-        if self.level == "Functionals":
-            return frame.iloc[0].to_dict()
-        return summarise_lld(frame)
-
-
-#: The feature sets, by extractor name (see the module docstring).
-FEATURE_SETS: dict[str, FeatureSet] = {fs.name: fs for fs in (
-    FeatureSet("egemaps", "eGeMAPSv02"),
-    FeatureSet("compare", "ComParE_2016"),
-    FeatureSet("egemaps_lld", "eGeMAPSv02", "LowLevelDescriptors"),
-)}
 
 
 class OpenSmileExtractor(Extractor):

@@ -9,6 +9,7 @@ pseudo-actors by :class:`~emo.models.identity.ActorIdentifier`.
 The actor of each clip (``groups``) travels with the data: :func:`check_groups` and
 :func:`validate_grouped` check it, and :class:`GroupedClassifierMixin` gives emo's classifiers
 scikit-learn's metadata routing of ``groups`` (so cross-validation folds follow actors).
+:func:`store_params` is the ``__init__`` of every emo estimator.
 """
 
 from __future__ import annotations
@@ -24,13 +25,14 @@ from sklearn.utils import Tags
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from emo.models.splits import align_target
+from emo.models.splits import Features, Labels, align_target
 
 __all__ = [
     "ActorStandardiser",
     "GroupedClassifierMixin",
     "check_groups",
     "group_labels",
+    "store_params",
     "validate_grouped",
 ]
 
@@ -38,6 +40,35 @@ METHODS = ("zscore", "rank")
 
 #: Actor groups as accepted by the estimators: a Series, an array-like or None.
 Groups = pd.Series | np.ndarray | list | None
+
+
+def store_params(estimator: BaseEstimator, arguments: dict[str, object]) -> None:
+    """Keep an estimator's ``__init__`` arguments as the attributes of the same names.
+
+    Scikit-learn's rule for ``__init__``: store each parameter exactly as given, no validation
+    and nothing derived (``fit`` checks them), so that ``get_params``, ``set_params`` and
+    ``clone`` see the parameters. Every emo estimator's ``__init__`` is the single call
+    ``store_params(self, locals())``.
+
+    Parameters
+    ----------
+    estimator : BaseEstimator
+        The estimator being constructed.
+    arguments : dict
+        ``locals()`` at the start of its ``__init__``: the arguments by name (``self`` is
+        skipped).
+
+    Examples
+    --------
+    >>> class Demo(BaseEstimator):
+    ...     def __init__(self, alpha: float = 1.0, n_iter: int = 10) -> None:
+    ...         store_params(self, locals())
+    >>> Demo(alpha=0.5).get_params()
+    {'alpha': 0.5, 'n_iter': 10}
+    """
+    for name, value in arguments.items():
+        if name != "self":
+            setattr(estimator, name, value)
 
 
 def group_labels(index: pd.Index, groups: Groups) -> np.ndarray:
@@ -113,7 +144,7 @@ def check_groups(groups: Groups, n_rows: int, index: pd.Index | None = None) -> 
 
 def validate_grouped(
     estimator: BaseEstimator,
-    X: pd.DataFrame | np.ndarray,
+    X: Features,
     groups: Groups,
     *,
     reset: bool,
@@ -158,13 +189,22 @@ class GroupedClassifierMixin(ClassifierMixin):
     """Mixin of emo's classifiers: actor ``groups`` as metadata, NaN allowed, UAR as score.
 
     The subclass implements ``fit(X, y, groups=None)`` and ``predict_proba(X, groups=None)``,
-    validating their inputs with ``_validate_fit`` (which sets ``classes_``) and
+    validating their inputs with ``_validate_fit`` (which sets the attributes below) and
     ``_validate_predict``; this mixin adds :meth:`predict` and :meth:`score`, the
     ``allow_nan`` tag, and requests ``groups`` by default in ``fit``, ``predict_proba``,
     ``predict`` and ``score`` for scikit-learn's metadata routing: with
     ``sklearn.set_config(enable_metadata_routing=True)``, ``cross_val_score(clf, X, y,
     params={"groups": actors}, cv=GroupKFold())``, ``GridSearchCV`` and ``Pipeline`` pass each
     fold's actors on; ``set_fit_request(groups=False)`` and the like opt out.
+
+    Attributes
+    ----------
+    classes_ : numpy.ndarray
+        Class labels, in the column order of ``predict_proba``.
+    n_features_in_ : int
+        Number of feature columns.
+    feature_names_in_ : numpy.ndarray
+        Feature columns seen in ``fit`` (only when ``X`` is a DataFrame with string columns).
     """
 
     # Metadata routing: meta-estimators pass ``groups`` unless told otherwise.
@@ -180,7 +220,7 @@ class GroupedClassifierMixin(ClassifierMixin):
         return tags
 
     def _validate_fit(
-        self, X: pd.DataFrame | np.ndarray, y: object, groups: Groups
+        self, X: Features, y: object, groups: Groups
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Features, class codes (setting ``classes_``) and actor labels for ``fit``.
 
@@ -199,26 +239,19 @@ class GroupedClassifierMixin(ClassifierMixin):
         self.classes_ = encoder.classes_
         return values, encoder.transform(labels), actors
 
-    def _validate_predict(
-        self, X: pd.DataFrame | np.ndarray, groups: Groups
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def _validate_predict(self, X: Features, groups: Groups) -> tuple[np.ndarray, np.ndarray]:
         """Features and actor labels for prediction (the estimator must be fitted)."""
         check_is_fitted(self)
         values, actors, _ = validate_grouped(self, X, groups, reset=False)
         return values, actors
 
-    def predict(self, X: pd.DataFrame | np.ndarray, groups: Groups = None) -> np.ndarray:
+    def predict(self, X: Features, groups: Groups = None) -> np.ndarray:
         """Most probable class of each clip (see ``predict_proba``)."""
         proba = self.predict_proba(X, groups=groups)
         return self.classes_[np.argmax(proba, axis=1)]
 
-    def score(
-        self,
-        X: pd.DataFrame | np.ndarray,
-        y: pd.Series | np.ndarray,
-        sample_weight: np.ndarray | None = None,
-        groups: Groups = None,
-    ) -> float:
+    def score(self, X: Features, y: Labels, sample_weight: np.ndarray | None = None,
+              groups: Groups = None) -> float:
         """Unweighted average recall (balanced accuracy) of :meth:`predict` on ``X``.
 
         Parameters
@@ -312,9 +345,7 @@ class ActorStandardiser(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     __metadata_request__transform = {"groups": True}
 
     def __init__(self, method: str = "zscore", min_group_size: int = 5, eps: float = 1e-6) -> None:
-        self.method = method
-        self.min_group_size = min_group_size
-        self.eps = eps
+        store_params(self, locals())
 
     def __sklearn_tags__(self) -> Tags:
         """Scikit-learn tags: missing values are allowed."""
@@ -322,8 +353,7 @@ class ActorStandardiser(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         tags.input_tags.allow_nan = True
         return tags
 
-    def fit(self, X: pd.DataFrame | np.ndarray, y: object = None,
-            groups: Groups = None) -> ActorStandardiser:
+    def fit(self, X: Features, y: object = None, groups: Groups = None) -> ActorStandardiser:
         """Learn pooled and per-group statistics (``y`` is ignored: the transform is label-free).
 
         Parameters
@@ -354,8 +384,7 @@ class ActorStandardiser(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self.group_stats_ = {g: s for g, s in stats.items() if s[2] >= self.min_group_size}
         return self
 
-    def transform(self, X: pd.DataFrame | np.ndarray,
-                  groups: Groups = None) -> pd.DataFrame | np.ndarray:
+    def transform(self, X: Features, groups: Groups = None) -> Features:
         """Normalise each group of clips with its own statistics (or the fallbacks above).
 
         Parameters
@@ -399,8 +428,7 @@ class ActorStandardiser(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
                 out[valid, j] = (below + upto) / (2.0 * len(reference))
         return out
 
-    def fit_transform(self, X: pd.DataFrame | np.ndarray, y: object = None,
-                      groups: Groups = None) -> pd.DataFrame | np.ndarray:
+    def fit_transform(self, X: Features, y: object = None, groups: Groups = None) -> Features:
         """Fit on ``X`` and return it normalised (see :meth:`fit` and :meth:`transform`)."""
         return self.fit(X, y, groups=groups).transform(X, groups=groups)
 

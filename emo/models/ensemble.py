@@ -27,7 +27,8 @@ from sklearn.svm import SVC
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
-from emo.models.actors import ActorStandardiser, GroupedClassifierMixin, Groups
+from emo.models.actors import ActorStandardiser, GroupedClassifierMixin, Groups, store_params
+from emo.models.splits import Features, Labels
 
 __all__ = ["MEMBERS", "EnsembleClassifier", "balance_groups"]
 
@@ -143,12 +144,8 @@ class EnsembleClassifier(GroupedClassifierMixin, BaseEstimator):
 
     Attributes
     ----------
-    classes_ : numpy.ndarray
-        Class labels, in the column order of :meth:`predict_proba`.
-    n_features_in_ : int
-        Number of feature columns.
-    feature_names_in_ : numpy.ndarray
-        Feature columns seen in :meth:`fit` (only when ``X`` is a DataFrame with string columns).
+    classes_, n_features_in_, feature_names_in_
+        Classes and feature columns, see :class:`~emo.models.actors.GroupedClassifierMixin`.
     standardiser_ : ActorStandardiser
         Fitted per-actor normaliser.
     scaler_ : sklearn.preprocessing.StandardScaler
@@ -173,28 +170,13 @@ class EnsembleClassifier(GroupedClassifierMixin, BaseEstimator):
     def __init__(
         self,
         members: tuple[str, ...] = MEMBERS,
-        actor_norm: bool = True,
-        norm_method: str = "normal",
-        C: float = 0.1,
-        svm_C: float = 1.0,
-        n_estimators: int = 100,
-        learning_rate: float = 0.05,
-        num_leaves: int = 7,
-        colsample: float = 0.3,
-        balance_actors: bool = True,
-        random_state: int = 0,
+        actor_norm: bool = True, norm_method: str = "normal",
+        C: float = 0.1, svm_C: float = 1.0,
+        n_estimators: int = 100, learning_rate: float = 0.05,
+        num_leaves: int = 7, colsample: float = 0.3,
+        balance_actors: bool = True, random_state: int = 0,
     ) -> None:
-        self.members = members
-        self.actor_norm = actor_norm
-        self.norm_method = norm_method
-        self.C = C
-        self.svm_C = svm_C
-        self.n_estimators = n_estimators
-        self.learning_rate = learning_rate
-        self.num_leaves = num_leaves
-        self.colsample = colsample
-        self.balance_actors = balance_actors
-        self.random_state = random_state
+        store_params(self, locals())
 
     def _check_params(self) -> None:
         """Refuse unknown members or normalisations (checked in :meth:`fit`, not ``__init__``)."""
@@ -242,12 +224,7 @@ class EnsembleClassifier(GroupedClassifierMixin, BaseEstimator):
             self.scaler_ = StandardScaler().fit(out)
         return self.scaler_.transform(out)
 
-    def fit(
-        self,
-        X: pd.DataFrame | np.ndarray,
-        y: pd.Series | np.ndarray,
-        groups: Groups = None,
-    ) -> EnsembleClassifier:
+    def fit(self, X: Features, y: Labels, groups: Groups = None) -> EnsembleClassifier:
         """Fit the per-actor normaliser and every member.
 
         Parameters
@@ -282,9 +259,7 @@ class EnsembleClassifier(GroupedClassifierMixin, BaseEstimator):
                                 for name in names]
         return self
 
-    def predict_proba(
-        self, X: pd.DataFrame | np.ndarray, groups: Groups = None
-    ) -> np.ndarray:
+    def predict_proba(self, X: Features, groups: Groups = None) -> np.ndarray:
         """Class probabilities, columns in the order of ``classes_``.
 
         Parameters

@@ -17,7 +17,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
-from emo.models.actors import ActorStandardiser, GroupedClassifierMixin, group_labels
+from emo.models.actors import ActorStandardiser, GroupedClassifierMixin, group_labels, store_params
 from emo.models.ensemble import EnsembleClassifier, balance_groups
 from emo.models.splits import actor_folds, align_target
 
@@ -176,14 +176,7 @@ class StackingFusion(GroupedClassifierMixin, BaseEstimator):
         random_state: int = 0,
         n_jobs: int | None = None,
     ) -> None:
-        self.base = base
-        self.meta = meta
-        self.meta_C = meta_C
-        self.meta_actor_norm = meta_actor_norm
-        self.balance_actors = balance_actors
-        self.n_splits = n_splits
-        self.random_state = random_state
-        self.n_jobs = n_jobs
+        store_params(self, locals())
 
     def _make_meta(self) -> BaseEstimator:
         """Return the unfitted meta-learner."""

@@ -39,8 +39,9 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from emo.models.actors import Groups
+from emo.models.actors import Groups, store_params
 from emo.models.evaluate import uar
+from emo.models.splits import Features
 
 __all__ = ["ActorIdentifier", "infer_actors", "simulate_inference"]
 
@@ -318,16 +319,9 @@ class ActorIdentifier(BaseEstimator):
         n_repeats: int = 2,
         random_state: int = 0,
     ) -> None:
-        self.min_clips = min_clips
-        self.n_neighbors = n_neighbors
-        self.min_ratio = min_ratio
-        self.shrinkage = shrinkage
-        self.clip = clip
-        self.n_repeats = n_repeats
-        self.random_state = random_state
+        store_params(self, locals())
 
-    def fit(self, X: pd.DataFrame | np.ndarray, y: object = None,
-            groups: Groups = None) -> ActorIdentifier:
+    def fit(self, X: Features, y: object = None, groups: Groups = None) -> ActorIdentifier:
         """Learn the identity space and calibrate the split rule on clips of known actors.
 
         Parameters
@@ -434,7 +428,7 @@ class ActorIdentifier(BaseEstimator):
         return float(THRESHOLD_OFFSETS[choice]), {str(k): float(v[choice])
                                                   for k, v in sorted(by_size.items())}
 
-    def predict(self, X: pd.DataFrame | np.ndarray, groups: Groups = None) -> pd.Series:
+    def predict(self, X: Features, groups: Groups = None) -> pd.Series:
         """Actor of every clip: its own when known, else a pseudo-actor inferred from the rest.
 
         Clips without an actor are grouped (see the module docstring); a group that the split

@@ -11,7 +11,14 @@ from sklearn.model_selection import GroupShuffleSplit
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.validation import check_is_fitted
 
-from emo.models.actors import METHODS, ActorStandardiser, GroupedClassifierMixin, Groups
+from emo.models.actors import (
+    METHODS,
+    ActorStandardiser,
+    GroupedClassifierMixin,
+    Groups,
+    store_params,
+)
+from emo.models.splits import Features, Labels
 
 __all__ = ["BACKENDS", "ModalityClassifier"]
 
@@ -69,12 +76,8 @@ class ModalityClassifier(GroupedClassifierMixin, BaseEstimator):
 
     Attributes
     ----------
-    classes_ : numpy.ndarray
-        Class labels, in the column order of :meth:`predict_proba`.
-    n_features_in_ : int
-        Number of feature columns.
-    feature_names_in_ : numpy.ndarray
-        Feature columns seen in :meth:`fit` (only when ``X`` is a DataFrame with string columns).
+    classes_, n_features_in_, feature_names_in_
+        Classes and feature columns, see :class:`~emo.models.actors.GroupedClassifierMixin`.
     standardiser_ : ActorStandardiser
         Fitted per-actor normaliser (only with ``actor_norm``).
     booster_ : lightgbm.LGBMClassifier or xgboost.XGBClassifier
@@ -112,36 +115,13 @@ class ModalityClassifier(GroupedClassifierMixin, BaseEstimator):
     def __init__(
         self,
         backend: str = "lightgbm",
-        n_estimators: int = 200,
-        learning_rate: float = 0.05,
-        num_leaves: int = 7,
-        max_depth: int = 3,
-        min_child_samples: int = 5,
-        subsample: float = 0.8,
-        colsample: float = 0.3,
-        reg_lambda: float = 1.0,
-        max_bin: int = 63,
-        actor_norm: bool = True,
-        norm_method: str = "rank",
-        early_stopping: bool = False,
-        random_state: int = 0,
-        n_jobs: int = 1,
+        n_estimators: int = 200, learning_rate: float = 0.05,
+        num_leaves: int = 7, max_depth: int = 3, min_child_samples: int = 5,
+        subsample: float = 0.8, colsample: float = 0.3, reg_lambda: float = 1.0, max_bin: int = 63,
+        actor_norm: bool = True, norm_method: str = "rank",
+        early_stopping: bool = False, random_state: int = 0, n_jobs: int = 1,
     ) -> None:
-        self.backend = backend
-        self.n_estimators = n_estimators
-        self.learning_rate = learning_rate
-        self.num_leaves = num_leaves
-        self.max_depth = max_depth
-        self.min_child_samples = min_child_samples
-        self.subsample = subsample
-        self.colsample = colsample
-        self.reg_lambda = reg_lambda
-        self.max_bin = max_bin
-        self.actor_norm = actor_norm
-        self.norm_method = norm_method
-        self.early_stopping = early_stopping
-        self.random_state = random_state
-        self.n_jobs = n_jobs
+        store_params(self, locals())
 
     def _make_booster(self, n_estimators: int) -> BaseEstimator:
         """Return an unfitted booster of the chosen backend."""
@@ -227,12 +207,7 @@ class ModalityClassifier(GroupedClassifierMixin, BaseEstimator):
         best = booster.best_iteration_ if self.backend == "lightgbm" else booster.best_iteration + 1
         return max(int(best or self.n_estimators), 1)
 
-    def fit(
-        self,
-        X: pd.DataFrame | np.ndarray,
-        y: pd.Series | np.ndarray,
-        groups: Groups = None,
-    ) -> ModalityClassifier:
+    def fit(self, X: Features, y: Labels, groups: Groups = None) -> ModalityClassifier:
         """Fit the per-actor normaliser and the trees.
 
         Parameters
@@ -277,7 +252,7 @@ class ModalityClassifier(GroupedClassifierMixin, BaseEstimator):
         self.booster_.fit(values, codes, sample_weight=compute_sample_weight("balanced", codes))
         return self
 
-    def predict_proba(self, X: pd.DataFrame | np.ndarray, groups: Groups = None) -> np.ndarray:
+    def predict_proba(self, X: Features, groups: Groups = None) -> np.ndarray:
         """Class probabilities, columns in the order of ``classes_``.
 
         Parameters

@@ -17,6 +17,10 @@ from sklearn.model_selection import LeaveOneGroupOut, StratifiedGroupKFold
 __all__ = ["actor_folds", "align_target"]
 
 Target = TypeVar("Target")
+#: A feature table as accepted by the estimators: a DataFrame (clip ids as index) or an array.
+Features = pd.DataFrame | np.ndarray
+#: Targets as accepted by the estimators: a Series (aligned on a DataFrame's index) or an array.
+Labels = pd.Series | np.ndarray
 
 #: Fewer actors than this make grouped cross-validation scores very noisy (a warning says so).
 FEW_ACTORS = 4

@@ -26,6 +26,31 @@ KINECT_MARGIN = (0.5, 2.5)
 
 
 @dataclass(frozen=True)
+class BySex:
+    """The range of an actor trait that depends on the sex (voice register, body size).
+
+    Attributes
+    ----------
+    female, male
+        ``(low, high)`` bounds of the trait for a female and for a male actor.
+
+    Examples
+    --------
+    >>> height = BySex(female=(1.55, 1.75), male=(1.68, 1.90))
+    >>> 1.68 <= height.draw(np.random.default_rng(0), female=False) <= 1.90
+    True
+    """
+
+    female: tuple[float, float]
+    male: tuple[float, float]
+
+    def draw(self, rng: np.random.Generator, female: bool) -> float:
+        """One actor's value: uniform between the bounds of its sex (``female`` or male)."""
+        low, high = self.female if female else self.male
+        return float(rng.uniform(low, high))
+
+
+@dataclass(frozen=True)
 class Actor:
     """One simulated actor.
 

@@ -21,7 +21,7 @@ from scipy.spatial.transform import Rotation
 
 from emo.data.labels import CLASSES
 from emo.data.skeleton import KINECT_JOINTS
-from emo.synth.plan import Take
+from emo.synth.plan import BySex, Take
 from emo.synth.timeline import bumps, envelope, smooth_noise
 
 #: Pose parameters, in column order: metres for sway/bounce/shrug, radians otherwise.
@@ -54,6 +54,8 @@ SEGMENTS: dict[str, float] = {
     "hand_tip": 0.05, "thumb": 0.035, "hip": 0.055, "thigh": 0.24, "shank": 0.24,
     "ankle": 0.04, "foot": 0.09,
 }
+#: Body height in metres, by sex.
+HEIGHT_M = BySex(female=(1.55, 1.75), male=(1.68, 1.90))
 
 
 @dataclass(frozen=True)
@@ -90,17 +92,19 @@ class BodyActor:
     def draw(cls, rng: np.random.Generator, female: bool) -> BodyActor:
         """Draw one actor's body and movement style.
 
+        The height is drawn by sex (:data:`HEIGHT_M`) and sets every segment length (each
+        varied by about 3 %); posture and movement style do not depend on the sex.
+
         Parameters
         ----------
         rng, female
-            Random generator, and the sex, which sets the height range (about 1.55-1.75 m,
-            male 1.68-1.90 m).
+            Random generator, and the sex.
 
         Returns
         -------
         BodyActor
         """
-        height = rng.uniform(1.55, 1.75) if female else rng.uniform(1.68, 1.90)
+        height = HEIGHT_M.draw(rng, female)
         segments = {k: v * height * rng.normal(1.0, 0.03) for k, v in SEGMENTS.items()}
         posture = np.zeros(len(POSE))
         posture[[_P["lean"], _P["head_pitch"], _P["lean_side"]]] = rng.normal(0, [0.04, 0.08, 0.02])

@@ -16,6 +16,8 @@ from dataclasses import dataclass, fields, replace
 import numpy as np
 from scipy.signal import lfilter
 
+from emo.synth.plan import BySex
+
 #: Formants F1-F4 (Hz) of five vowels of an adult male voice.
 VOWELS = np.array([
     [730, 1090, 2440, 3400],
@@ -83,6 +85,11 @@ EMOTION_STYLES: dict[str, VoiceStyle] = {
 #: Standard deviation of take-to-take variation of each style parameter.
 TAKE_NOISE = VoiceStyle(1.2, 1.2, 2.0, 0.3, 0.12, 0.002, 0.01, 0.02, 1.0, 0.03, 0.015)
 
+#: Mean pitch of an actor in Hz, by sex.
+F0_HZ = BySex(female=(185, 235), male=(100, 135))
+#: Vocal-tract scaling of an actor's formants, by sex.
+FORMANT_SCALE = BySex(female=(1.1, 1.2), male=(0.95, 1.05))
+
 
 @dataclass(frozen=True)
 class VoiceActor:
@@ -91,9 +98,9 @@ class VoiceActor:
     Attributes
     ----------
     f0
-        Mean pitch in Hz (female about 185-235, male about 100-135).
+        Mean pitch in Hz (range by sex: :data:`F0_HZ`).
     formant_scale
-        Vocal-tract scaling of all formants.
+        Vocal-tract scaling of all formants (range by sex: :data:`FORMANT_SCALE`).
     gain_db
         Loudness offset.
     tilt_hz
@@ -132,8 +139,8 @@ class VoiceActor:
         VoiceActor
         """
         return cls(
-            f0=float(rng.uniform(185, 235) if female else rng.uniform(100, 135)),
-            formant_scale=float(rng.uniform(1.1, 1.2) if female else rng.uniform(0.95, 1.05)),
+            f0=F0_HZ.draw(rng, female),
+            formant_scale=FORMANT_SCALE.draw(rng, female),
             gain_db=float(rng.normal(0.0, 2.0)),
             tilt_hz=float(rng.uniform(1000, 1800)),
             rate=float(rng.uniform(3.8, 5.0)),
