@@ -633,14 +633,18 @@ def load_model(model: str | Path | Bundle) -> Bundle:
     return bundle
 
 
-def warm(model: str | Path | Bundle | None = None) -> dict[str, dict[str, Any]]:
-    """Load, in this process, the model and everything its extractors load on first use
+def warm(model: str | Path | Bundle | None = None, *,
+         extractors: bool = True) -> dict[str, dict[str, Any]]:
+    """Load, in this process, the media probes of :func:`media_duration` and, unless
+    ``extractors`` is false, the model and everything its extractors load on first use
     (MediaPipe graphs, openSMILE), as a service does before its first request.
 
     Parameters
     ----------
     model
         A model folder or bundle; ``None``: the default extractors.
+    extractors
+        Whether to warm the extractors (the service's HTTP process only probes media).
 
     Returns
     -------
@@ -652,11 +656,16 @@ def warm(model: str | Path | Bundle | None = None) -> dict[str, dict[str, Any]]:
     BundleError
         When ``model`` cannot be loaded.
     """
-    extractors = (make_extractors() if model is None
-                  else _bundle_extractors(load_model(model)))
-    for extractor in extractors.values():
+    import importlib
+
+    for module in ("av", "soundfile"):  # what media_duration reads headers with
+        importlib.import_module(module)
+    if not extractors:
+        return {}
+    chosen = make_extractors() if model is None else _bundle_extractors(load_model(model))
+    for extractor in chosen.values():
         extractor.warm()
-    return {m: e.identity() for m, e in extractors.items()}
+    return {m: e.identity() for m, e in chosen.items()}
 
 
 def _bundle_extractors(bundle: Bundle) -> dict[str, Extractor]:
@@ -838,7 +847,7 @@ def media_duration(path: str | Path) -> float:
     import av
     import soundfile
 
-    from emo.data.video import is_image
+    from emo.data.media import is_image
 
     path = Path(path)
     if is_image(path):

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import functools
 import io
 import ipaddress
@@ -123,6 +124,25 @@ def _warm_worker(model: Path | None) -> dict[str, dict[str, Any]]:
     if model is not None:
         api.warm(_bundle(model))
     return api.warm()
+
+
+def _trim_heap() -> None:
+    """Give the heap memory this process has freed back to the system (glibc's
+    ``malloc_trim``; nothing where the C library lacks it).
+
+    glibc keeps freed memory for reuse, in fragments: without the trim each worker grew by
+    ~200 MB over its first video requests, with it by ~30 MB (``benchmarks/serve_load.py``).
+    """
+    with contextlib.suppress(OSError, AttributeError, TypeError):
+        ctypes.CDLL(None).malloc_trim(0)
+
+
+def _worker_call(fn: Callable[..., Any], *args: Any) -> Any:
+    """Worker: ``fn(*args)``, then :func:`_trim_heap`."""
+    try:
+        return fn(*args)
+    finally:
+        _trim_heap()
 
 
 def _extract_job(job: _Job) -> dict[str, Any]:
@@ -326,11 +346,11 @@ class _Pool:
                 self.waiting -= 1
             loop = asyncio.get_running_loop()
             try:
-                future = self._executor.submit(fn, *args)
+                future = self._executor.submit(_worker_call, fn, *args)
             except BrokenProcessPool:  # a worker died (e.g. killed): start a fresh pool
                 self._executor.shutdown(wait=False, cancel_futures=True)
                 self._executor = self._new_executor()
-                future = self._executor.submit(fn, *args)
+                future = self._executor.submit(_worker_call, fn, *args)
             except BaseException:
                 self._slots.release()
                 raise
@@ -350,6 +370,7 @@ class _Pool:
     def _release(self) -> None:
         self.running -= 1
         self._slots.release()
+        _trim_heap()  # the upload's buffers, here too
 
     def shutdown(self) -> None:
         """Stop the worker processes (running jobs are finished first)."""
@@ -465,6 +486,7 @@ def create_app(model: Path | None, cache: str | Path,
         pool = state["pool"] = _Pool(limits.workers, limits.max_queue, model)
         try:
             state["extractors"] = await pool.warm()
+            await asyncio.to_thread(api.warm, extractors=False)  # this process probes media
             yield
         finally:
             await asyncio.to_thread(pool.shutdown)

@@ -23,6 +23,21 @@ VIDEO_SUFFIXES: tuple[str, ...] = (
     ".mp4", ".mov", ".avi", ".mkv", ".m4v", ".webm", ".png", ".jpg", ".jpeg", ".bmp",
 )
 MEDIA_SUFFIXES = AUDIO_SUFFIXES + VIDEO_SUFFIXES
+#: File name endings read as still images (one frame).
+IMAGE_SUFFIXES: frozenset[str] = frozenset(
+    {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
+)
+
+
+def is_image(path: str | Path) -> bool:
+    """Whether a path names a still image (by its suffix, see :data:`IMAGE_SUFFIXES`).
+
+    Examples
+    --------
+    >>> is_image("face.PNG"), is_image("clip.mp4")
+    (True, False)
+    """
+    return Path(path).suffix.lower() in IMAGE_SUFFIXES
 
 
 def media_kind(path: str | Path) -> str | None:

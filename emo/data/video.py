@@ -36,16 +36,11 @@ import cv2
 import numpy as np
 
 from emo.data.audio import decoder_reason
+from emo.data.media import IMAGE_SUFFIXES, is_image
 from emo.errors import MediaError
 
 __all__ = ["IMAGE_SUFFIXES", "DecodedFrame", "VideoInfo", "VideoReader", "check_segment",
            "is_image", "iter_frames", "merge_segments", "on_grid", "video_info"]
-
-#: File name endings read as still images (one frame).
-IMAGE_SUFFIXES: frozenset[str] = frozenset(
-    {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
-)
-
 
 @dataclass(frozen=True)
 class VideoInfo:
@@ -72,11 +67,6 @@ class VideoInfo:
     duration: float
     has_audio: bool
     has_video: bool
-
-
-def is_image(path: str | Path) -> bool:
-    """Whether a path names a still image (by its suffix, see :data:`IMAGE_SUFFIXES`)."""
-    return Path(path).suffix.lower() in IMAGE_SUFFIXES
 
 
 def _check_file(path: Path) -> None:

@@ -22,6 +22,7 @@ process builds one ``Smile`` per feature set and level on first use and reuses i
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from functools import cache, partial
 from typing import TYPE_CHECKING, ClassVar
@@ -193,6 +194,13 @@ class OpenSmileExtractor(Extractor):
         self.feature_set = FEATURE_SETS[feature_set]
         self.name = feature_set
         self.sample_rate = int(sample_rate)
+
+    def warm(self) -> None:
+        """Load the audio decoder and openSMILE, and run it on one second of quiet noise, so
+        that its buffers are allocated before the first clip."""
+        importlib.import_module("emo.data.audio")  # soundfile, PyAV, soxr
+        noise = np.random.default_rng(0).normal(0.0, 1e-3, self.sample_rate).astype(np.float32)
+        smile_frame(noise, self.sample_rate, self.feature_set.smile_set, self.feature_set.level)
 
     def stream(self, clip: Clip) -> Stream | None:
         """The clip's audio file (or video): its clips go to one worker together."""

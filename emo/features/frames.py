@@ -35,6 +35,7 @@ served by one pass, each with its own cache entry.
 from __future__ import annotations
 
 import bisect
+import importlib
 import math
 import os
 import sys
@@ -289,8 +290,18 @@ class FrameExtractor(Extractor):
         """This process's tracker for these settings, held for one pass."""
 
     def warm(self) -> None:
-        """Build this process's tracker graph (kept by the process) without using it."""
-        self.tracker()
+        """Load the video decoder and build this process's tracker graph, then run it on a
+        photograph of a person (``skimage.data.astronaut()``: a face, head and shoulders), so
+        that the graph's models have allocated their buffers before the first clip (the
+        graph starts afresh for every clip, so this changes no result)."""
+        importlib.import_module("emo.data.video")  # PyAV and OpenCV
+        from skimage import data
+
+        image = data.astronaut()
+        with self.tracker() as tracker:
+            for _ in range(3):  # detection, then tracking
+                tracker.measure(image)
+            tracker.reset()
 
     def condense(self, raw: np.ndarray) -> np.ndarray:
         """Per-frame measures from raw tracker outputs stacked over frames (default: as is)."""

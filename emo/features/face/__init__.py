@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from emo.data.clip import Clip
+from emo.data.media import is_image
 from emo.errors import FeatureError
 from emo.features.base import prefixed, register
 from emo.features.face.aus import MEASURE_NAMES, clip_functionals, frame_measures
@@ -84,7 +85,7 @@ class FaceAUExtractor(FrameExtractor):
 
     def video(self, clip: Clip) -> Path | None:
         """The clip's video; still images are analysed one by one (:meth:`extract`)."""
-        return None if clip.video is None or _is_image(clip.video) else clip.video
+        return None if clip.video is None or is_image(clip.video) else clip.video
 
     def tracker(self) -> AbstractContextManager[Tracker]:
         """This process's Face Mesh graph in tracking mode."""
@@ -123,7 +124,7 @@ class FaceAUExtractor(FrameExtractor):
             When no face is found in any analysed frame.
         """
         path = self.sources(clip)[0]
-        if not _is_image(path):
+        if not is_image(path):
             return super().extract(clip)
         from emo.data.video import iter_frames
         from emo.features.face.landmarks import image_landmarks
@@ -133,8 +134,3 @@ class FaceAUExtractor(FrameExtractor):
         return self.summarise(clip, np.zeros(1), self.condense(points))
 
 
-def _is_image(path: Path) -> bool:
-    """:func:`emo.data.video.is_image` (imported on use: PyAV and OpenCV load slowly)."""
-    from emo.data.video import is_image
-
-    return is_image(path)
