@@ -18,6 +18,7 @@ import logging
 import statistics
 import sys
 import typing
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Annotated, Any
@@ -357,6 +358,15 @@ def _main(
         logging.getLogger().setLevel(min(level, logging.DEBUG))
         handlers[0].setLevel(level)
     STATE.quiet, STATE.json = quiet, json_out
+    warnings.showwarning = _show_warning
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: typing.TextIO | None = None, line: str | None = None) -> None:
+    """Python warnings (e.g. "only 3 actors: ... noisy") as one log line each, without the
+    source file and line that Python prints (``-v`` adds where it came from)."""
+    log.warning("%s", message)
+    log.info("  (%s: %s:%d)", category.__name__, filename, lineno)
 
 
 def _say(text: str) -> None:

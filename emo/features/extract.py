@@ -39,6 +39,7 @@ import contextlib
 import logging
 import re
 import time
+import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Future, wait
@@ -326,6 +327,9 @@ def _run_isolating(job_list: list[list[Task]], root: Path, n_jobs: int, blocking
     """
     from joblib.externals.loky import ProcessPoolExecutor
 
+    # loky warns of a dead worker on stderr; this function says it (and recovers) itself
+    warnings.filterwarnings("ignore", message="A worker stopped while some jobs",
+                            category=UserWarning)
     pending, suspects = deque(job_list), deque[list[Task]]()
     while pending or suspects:
         queue, width = (suspects, 1) if suspects else (pending, n_jobs)
