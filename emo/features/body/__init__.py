@@ -69,7 +69,8 @@ class Kinematics(FrameExtractor):
     SciPy's: the derivatives agree with version 2 to about 1e-7 (relative), but the
     jerk ``rise`` and ``fall`` change by a few per cent, because version 2 counted the
     rounding noise between the constant jerk of the window fitted at either end and the
-    first filtered frame as slopes.
+    first filtered frame as slopes. Video frames also become RGB through OpenCV's colour
+    conversion instead of FFmpeg's (:class:`emo.data.video.DecodedFrame`).
     """
 
     name: ClassVar[str] = "kinematics"

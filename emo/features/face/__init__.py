@@ -54,6 +54,11 @@ class FaceAUExtractor(FrameExtractor):
     max_faces : int, default=1
         Faces tracked at once; the largest is used.
 
+    Notes
+    -----
+    Version 3: video frames become RGB through OpenCV's colour conversion instead of
+    FFmpeg's (:class:`emo.data.video.DecodedFrame`), pixel values within a few levels.
+
     Examples
     --------
     >>> FaceAUExtractor(fps=10).settings()
@@ -63,7 +68,7 @@ class FaceAUExtractor(FrameExtractor):
     """
 
     name = "face_au"
-    version = "2"
+    version = "3"
     modality = "face"
     setting_names = ("fps", "refine", "max_side", "max_faces")
 
