@@ -7,6 +7,7 @@ prints the load average next to its numbers.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -71,3 +72,15 @@ class Table:
             shown = f"{cell:.4g}" if isinstance(cell, float) else "" if cell is None else str(cell)
             text.append(f"{shown:>{w}s}")
         print(" ".join(text), flush=True)
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process and all its descendants, in MB."""
+    import psutil
+
+    proc = psutil.Process(pid)
+    total = 0
+    for p in [proc, *proc.children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            total += p.memory_info().rss
+    return total / 1e6

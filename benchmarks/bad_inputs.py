@@ -49,10 +49,10 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 
+from emo.data.clip import MANIFEST_COLUMNS
+
 DATA = Path("/work/shared/data")
 TIME_LIMIT = 300.0
-MANIFEST_COLUMNS = ("id", "actor", "label", "video", "audio", "skeleton", "start", "end",
-                    "skeleton_start", "skeleton_end")
 #: Modalities a clip's media column feeds.
 MODALITIES = {"audio": ("audio",), "video": ("audio", "face", "body"), "skeleton": ("body",)}
 #: Problems printed per command.
@@ -508,10 +508,10 @@ def run_all(work: Path, args: argparse.Namespace) -> int:
 
     cache = work / "cache"
     first = emo("--json", "extract", manifest, "--cache", cache, "-j", args.jobs,
-                step="extract -j 2 (1st)", cwd=work)
+                step=f"extract -j {args.jobs} (1st)", cwd=work)
     before = snapshot(cache)
     second = emo("--json", "extract", manifest, "--cache", cache, "-j", args.jobs,
-                 step="extract -j 2 (2nd)", cwd=work)
+                 step=f"extract -j {args.jobs} (2nd)", cwd=work)
     table_run = emo("features", manifest, "--cache", cache, "-o", work / "table.parquet",
                     step="features (read back)", cwd=work)
     runs += [first, second, table_run]

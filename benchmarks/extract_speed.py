@@ -51,6 +51,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from _common import BASELINE_C
 from _speed import Table, emo, load
 
 from emo import api
@@ -165,7 +166,7 @@ def baseline_predictions(frame: pd.DataFrame, prefix: str) -> np.ndarray:
         scaler = ActorStandardiser().fit(x.iloc[train], groups=actors[train])
         z_train = np.nan_to_num(scaler.transform(x.iloc[train], groups=actors[train]).to_numpy())
         z_test = np.nan_to_num(scaler.transform(x.iloc[test], groups=actors[test]).to_numpy())
-        model = LogisticRegression(C=0.1, class_weight="balanced", max_iter=5000)
+        model = LogisticRegression(C=BASELINE_C, class_weight="balanced", max_iter=5000)
         pred[test] = model.fit(z_train, y[train]).predict(z_test)
     return pred
 

@@ -40,6 +40,7 @@ import av
 import httpx
 import numpy as np
 import psutil
+from _speed import rss_mb
 
 from emo import api
 
@@ -165,16 +166,6 @@ def start_server(root: Path, model: Path) -> tuple[subprocess.Popen, str]:
                 return proc, url
         time.sleep(0.3)
     raise SystemExit("the server did not start")
-
-
-def rss_mb(pid: int) -> float:
-    """Resident memory of a process and all its descendants, in MB."""
-    proc = psutil.Process(pid)
-    total = 0
-    for p in [proc, *proc.children(recursive=True)]:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            total += p.memory_info().rss
-    return total / 1e6
 
 
 def send(url: str, request: Request, client: httpx.Client) -> Answer:

@@ -36,6 +36,7 @@ Run::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import os
 import shutil
@@ -49,7 +50,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import psutil
-from _speed import load
+from _speed import load, rss_mb
 
 from emo import api
 from emo.data.audio import read_audio
@@ -86,15 +87,9 @@ def command(args: list[str | Path], cwd: Path) -> Run:
     done = threading.Event()
 
     def sample() -> None:
-        root = psutil.Process(proc.pid)
         while not done.wait(0.1):
-            total = 0
-            try:
-                for p in [root, *root.children(recursive=True)]:
-                    total += p.memory_info().rss
-            except psutil.NoSuchProcess:
-                continue
-            peak[0] = max(peak[0], total / 1e6)
+            with contextlib.suppress(psutil.NoSuchProcess):  # the command has just ended
+                peak[0] = max(peak[0], rss_mb(proc.pid))
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()

@@ -562,6 +562,7 @@ def fit(
         identifier = ActorIdentifier(random_state=config.seed).fit(X, groups=groups)
         inference = simulate_inference(ActorIdentifier(random_state=config.seed), X, groups,
                                        y=y, fold_models=cv.fold_models,
+                                       known=cv.oof_proba["fused"].idxmax(axis=1),
                                        random_state=config.seed)
         scores["actor_inference"] = inference
         timings["actor_inference"] = time.perf_counter() - t0
@@ -714,6 +715,12 @@ class Prediction:
     probabilities: dict[str, pd.DataFrame] = field(default_factory=dict)
     features: pd.DataFrame | None = None
     groups: pd.Series | None = None
+
+    def unpredicted(self) -> list[Failure]:
+        """The failures of clips (or windows) that got no prediction at all; the others
+        are notes on a modality the clip was predicted without."""
+        done = set(self.frame["id"])
+        return [f for f in self.report.failures if f.clip_id not in done]
 
 
 def _prediction_groups(clips: Sequence[Clip], X: pd.DataFrame, identifier: Any) -> pd.Series:

@@ -660,12 +660,11 @@ def _predict_windows(bundle: Any, source: _MediaData, work: _Work, window: float
             failures.append(str(exc))
             continue
         frames.append(result.frame)
-        done = set(result.frame["id"])
+        unpredicted = result.unpredicted()
+        failures += map(str, unpredicted)
         for failure in result.report.failures:
-            if failure.clip_id in done:  # predicted from its other modalities
+            if failure not in unpredicted:  # predicted from its other modalities
                 log.info("%s", failure)
-            else:
-                failures.append(str(failure))
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
         columns=["id", "start", "end", "pred"])
     return frame, failures

@@ -117,6 +117,13 @@ def _bundle(model: Path) -> Any:
     return api.load_model(model)
 
 
+@functools.cache
+def _top(model: Path) -> dict[str, Any]:
+    """The model's most important features per modality, ranked once per worker."""
+    return _bundle(model).top_features(TOP_FEATURES)
+
+
+@functools.cache
 def _warm_worker(model: Path | None) -> dict[str, dict[str, Any]]:
     """Load the model and everything the extractors load on first use (MediaPipe graphs)
     once, so that no request pays for it and memory stays flat; the identities of the
@@ -133,8 +140,17 @@ def _trim_heap() -> None:
     glibc keeps freed memory for reuse, in fragments: without the trim each worker grew by
     ~200 MB over its first video requests, with it by ~30 MB (``benchmarks/serve_load.py``).
     """
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    """The C library's ``malloc_trim``, looked up once (``None`` without one)."""
     with contextlib.suppress(OSError, AttributeError, TypeError):
-        ctypes.CDLL(None).malloc_trim(0)
+        return ctypes.CDLL(None).malloc_trim
+    return None
 
 
 def _worker_call(fn: Callable[..., Any], *args: Any) -> Any:
@@ -173,15 +189,13 @@ def _predict_job(job: _Job, model: Path) -> dict[str, Any]:
                   if m != "fused" and clip_id in p.index}
     answer = {"id": clip_id, "class": str(row["pred"]), "fused": _fused(row, bundle.classes),
               "modalities": modalities, "failures": failures,
-              "top_features": _top_features(bundle, prediction.features.loc[clip_id],
+              "top_features": _top_features(model, prediction.features.loc[clip_id],
                                             modalities)}
     if job.window is not None:
         windows = api.predict_windows(bundle, media, window=job.window, hop=job.hop,
                                       skeleton=skeleton, cache=job.cache)
         answer["windows"] = _windows(windows, bundle)
-        done = set(windows.frame["id"])
-        answer["window_failures"] = [f for f in job.failures(windows.report.failures)
-                                     if f["id"] not in done]
+        answer["window_failures"] = job.failures(windows.unpredicted())
     return answer
 
 
@@ -200,13 +214,13 @@ def _finite(value: float) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def _top_features(bundle: Any, values: Any, modalities: Mapping[str, Any]
+def _top_features(model: Path, values: Any, modalities: Mapping[str, Any]
                   ) -> list[dict[str, Any]]:
     """The model's most important features of the modalities the clip has, with the
     clip's values."""
     return [{"modality": m, "name": str(name), "importance": float(importance),
              "value": _finite(values[name])}
-            for m, top in bundle.top_features(TOP_FEATURES).items() if m in modalities
+            for m, top in _top(model).items() if m in modalities
             for name, importance in top.items()]
 
 

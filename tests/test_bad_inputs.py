@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emo.data.clip import Clip
+from emo.data.clip import MANIFEST_COLUMNS, Clip
 from emo.data.skeleton import KINECT_JOINTS
 from emo.features.base import get_extractor
 from emo.features.cache import FeatureCache
@@ -259,10 +259,9 @@ def _snapshot(root: Path) -> dict[str, bytes]:
 
 
 def _manifest(path: Path, clips: dict[str, dict]) -> Path:
-    columns = ["id", "actor", "label", "video", "audio", "skeleton", "start", "end",
-               "skeleton_start", "skeleton_end"]
-    lines = [",".join(columns)] + [",".join(str(fields.get(c, "")) for c in columns)
-                                   for fields in ({"id": cid, **f} for cid, f in clips.items())]
+    rows = ({"id": cid, **f} for cid, f in clips.items())
+    lines = [",".join(MANIFEST_COLUMNS)] + [",".join(str(row.get(c, "")) for c in MANIFEST_COLUMNS)
+                                            for row in rows]
     path.write_text("\n".join(lines) + "\n")
     return path
 

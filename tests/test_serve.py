@@ -24,6 +24,7 @@ from emo import api
 from emo.data.labels import CLASSES
 from emo.serve import MIN_WINDOW, PARQUET
 from tests._serving import SR, Server, fit_tone_model, mp4, noise, tone, wav
+from tests.features._media import write_video
 
 
 @pytest.fixture(scope="module")
@@ -162,16 +163,7 @@ def test_corrupt_media_is_422_with_the_reason(main: Server, tmp_path: Path) -> N
 
 def test_no_modality_of_the_model_readable_is_422(main: Server, tmp_path: Path) -> None:
     """A silent video: the audio-only model has nothing to read."""
-    import av
-
-    silent = tmp_path / "silent.mp4"
-    with av.open(str(silent), "w") as container:
-        stream = container.add_stream("libx264", rate=10)
-        stream.width, stream.height, stream.pix_fmt = 64, 64, "yuv420p"
-        for _ in range(10):
-            frame = av.VideoFrame.from_ndarray(np.zeros((64, 64, 3), np.uint8), format="rgb24")
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode())
+    silent = write_video(tmp_path / "silent.mp4", [np.zeros((64, 64, 3), np.uint8)] * 10, fps=10)
     answer = _post(main, "/predict", silent)
     assert answer.status_code == 422, answer.text
     assert answer.json()["detail"].startswith("silent")

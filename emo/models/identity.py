@@ -590,6 +590,7 @@ def simulate_inference(
     *,
     y: pd.Series | None = None,
     fold_models: Sequence[tuple[pd.Index, Any]] = (),
+    known: pd.Series | None = None,
     sizes: Sequence[int] = (1, 2, 4, 8),
     random_state: int = 0,
 ) -> dict[str, Any]:
@@ -617,6 +618,10 @@ def simulate_inference(
         Out-of-fold models of a cross-validation: the clip ids each one was *not* trained on
         (its test actors) and the fitted model, whose ``predict(X, groups=...)`` takes the
         actor of each clip.
+    known : pandas.Series or None, default=None
+        The class each clip gets from ``fold_models`` with its true actor, when the
+        cross-validation already predicted it (its out-of-fold predictions); ``None``:
+        predicted here.
     sizes : sequence of int, default=(1, 2, 4, 8)
         Actors per group; sizes above half the actors (or leaving fewer than 3) are skipped.
     random_state : int, default=0
@@ -659,8 +664,7 @@ def simulate_inference(
             for first in range(0, fold, size):
                 ids = X.index[groups.isin(held[first:first + size])]
                 found[size].append((ids, fitted.predict(X.loc[ids])))
-    known = None
-    if y is not None and fold_models:
+    if y is not None and fold_models and known is None:
         known = _predict_out_of_fold(X, groups, fold_models)
     for size, runs in found.items():
         summary = {
