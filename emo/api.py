@@ -697,7 +697,8 @@ class Prediction:
     ----------
     frame
         One row per clip (or window) with a prediction: ``id`` (``start``, ``end`` for
-        windows), ``pred_<modality>`` (each modality's own classifier), ``pred`` (fused)
+        windows), ``group`` (the actor or inferred pseudo-actor the clip was normalised
+        with), ``pred_<modality>`` (each modality's own classifier), ``pred`` (fused)
         and ``proba_<class>`` (fused probabilities).
     report
         The extraction report; ``report.failures`` names every clip without a prediction
@@ -721,19 +722,6 @@ class Prediction:
         are notes on a modality the clip was predicted without."""
         done = set(self.frame["id"])
         return [f for f in self.report.failures if f.clip_id not in done]
-
-
-def _prediction_groups(clips: Sequence[Clip], X: pd.DataFrame, identifier: Any) -> pd.Series:
-    """Actor of each clip; clips without one are grouped into pseudo-actors by the
-    bundle's actor identifier (label-free), or form one group when it has none."""
-    import pandas as pd
-
-    known = pd.Series({c.id: c.actor or None for c in clips}, dtype=object).reindex(X.index)
-    if not known.isna().any():
-        return known.astype(str)
-    if identifier is None:
-        return known.fillna("~unknown").astype(str)
-    return identifier.predict(X, groups=known).astype(str)
 
 
 def predict(
@@ -779,20 +767,19 @@ def predict(
     X = X.loc[X.notna().any(axis=1)]
     _name_unpredicted(clips, X.index, report, bundle)
     if X.empty:
-        empty = pd.DataFrame(columns=["id", *(f"pred_{m}" for m in bundle.modalities), "pred",
-                                      *(f"proba_{c}" for c in bundle.classes)])
+        empty = pd.DataFrame(columns=["id", "group", *(f"pred_{m}" for m in bundle.modalities),
+                                      "pred", *(f"proba_{c}" for c in bundle.classes)])
         return Prediction(empty, report)
-    groups = _prediction_groups(clips, X, bundle.identifier)
-    fused = pd.DataFrame(bundle.fusion.predict_proba(X, groups=groups), index=X.index,
-                         columns=bundle.classes)
-    singles = bundle.fusion.predict_proba_modalities(X, groups=groups)
-    frame = pd.DataFrame({"id": fused.index})
-    for modality, proba in singles.items():
+    known = pd.Series({c.id: c.actor or None for c in clips}, dtype=object)
+    result = bundle.predict(X, known_actors=known)
+    fused = result.fused
+    frame = pd.DataFrame({"id": fused.index, "group": result.groups.to_numpy()})
+    for modality, proba in result.modalities.items():
         frame[f"pred_{modality}"] = frame["id"].map(proba.idxmax(axis=1))
     frame["pred"] = fused.idxmax(axis=1).to_numpy()
     for cls in fused.columns:
         frame[f"proba_{cls}"] = fused[cls].to_numpy()
-    return Prediction(frame, report, {"fused": fused, **singles}, X, groups)
+    return Prediction(frame, report, {"fused": fused, **result.modalities}, X, result.groups)
 
 
 def _name_unpredicted(clips: Sequence[Clip], predicted: pd.Index, report: ExtractionReport,

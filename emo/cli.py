@@ -612,17 +612,21 @@ def predict(
     work: _Work,
     window: Annotated[float | None, _opt("--window")] = None,
     hop: Annotated[float | None, _opt("--hop")] = None,
-    output: Annotated[Path, _opt("-o", "--output", help="Predictions CSV.")] = Path(
-        "predictions.csv"),
+    output: Annotated[Path | None, _opt("-o", "--output", help=(
+        "Predictions CSV. Without it, one clip's prediction is printed and no file is "
+        "written; several clips go to predictions.csv, or predictions-1.csv... when that "
+        "exists (an existing file is never replaced without -o)."))] = None,
 ) -> None:
-    """Predict clips: id, pred_<modality>, fused pred and proba_<class> per clip (or per
-    window with --window). The model's own extractors are used.
+    """Predict clips: id, group (actor or inferred pseudo-actor), pred_<modality>, fused
+    pred and proba_<class> per clip (or per window with --window). The model's own
+    extractors are used. One clip without -o: the class and top probabilities are printed.
 
     Exits 1 naming each clip (or window) without a prediction and why; the others are
     written.
 
-    Example: emo predict model demo -o predictions.csv; emo predict model clip.mp4
-    --skeleton clip_kinect.txt; emo predict model long.mp4 --window 2 --hop 1 -o windows.csv
+    Example: emo predict model clip.wav; emo predict model demo -o predictions.csv; emo
+    predict model clip.mp4 --skeleton clip_kinect.txt; emo predict model long.mp4 --window 2
+    --hop 1 -o windows.csv
     """
     bundle = api.load_model(model)
     if window is None:
@@ -632,12 +636,37 @@ def predict(
         frame, failures = result.frame, result.report.failures
     else:
         frame, failures = _predict_windows(bundle, source, work, window, hop)
+    what = ("clip(s) or window(s) without a prediction" if window else
+            "clip(s) could not be read")
+    if output is None and window is None and len(frame) <= 1:
+        for row in frame.to_dict("records"):
+            _say(_prediction_line(row, bundle.classes))
+        _result({"predictions": frame.to_dict("records"),
+                 "failures": [str(f) for f in failures]})
+        _finish(failures, what)
+    output = output or _free_name(Path("predictions.csv"))
     api.write_table(frame, output, index=False)
     _say(f"{len(frame)} predictions -> {output}")
     _result({"predictions": str(output), "rows": len(frame),
              "failures": [str(f) for f in failures]})
-    _finish(failures, "clip(s) or window(s) without a prediction" if window else
-            "clip(s) could not be read")
+    _finish(failures, what)
+
+
+def _prediction_line(row: dict[str, Any], classes: Sequence[str], top: int = 3) -> str:
+    """``id: class (p1 class1, p2 class2, ...)`` with the ``top`` fused probabilities."""
+    ranked = sorted(classes, key=lambda c: -row[f"proba_{c}"])[:top]
+    shares = ", ".join(f"{c} {row[f'proba_{c}'] * 100:.0f}%" for c in ranked)
+    return f"{row['id']}: {row['pred']}  ({shares}; group {row['group']})"
+
+
+def _free_name(path: Path) -> Path:
+    """``path``, or ``<stem>-1<suffix>``, ``<stem>-2<suffix>``... the first that does not
+    exist."""
+    candidate, n = path, 0
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
+    return candidate
 
 
 def _predict_windows(bundle: Any, source: _MediaData, work: _Work, window: float,

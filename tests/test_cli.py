@@ -107,6 +107,22 @@ def test_predict_names_an_unreadable_file_and_writes_the_others(model: Path,
     assert again.returncode == 0 and again.stderr == ""
 
 
+def test_predict_of_one_clip_prints_it_and_never_replaces_a_file(model: Path,
+                                                                 tmp_path: Path) -> None:
+    clip = wav(tmp_path / "clip.wav", 1.0, 170.0)
+    (tmp_path / "predictions.csv").write_text("mine\n")
+    one = run_emo("predict", model, clip, "--cache", "cache", cwd=tmp_path)
+    assert one.returncode == 0, one.stderr
+    expected = api.predict(model, [clip], cache=tmp_path / "cache").frame.iloc[0]
+    assert one.stdout.strip().startswith(f"clip: {expected['pred']}  (")
+    assert sorted(p.name for p in tmp_path.glob("*.csv")) == ["predictions.csv"]
+    other = wav(tmp_path / "other.wav", 1.0, 130.0)
+    several = run_emo("predict", model, clip, other, "--cache", "cache", cwd=tmp_path)
+    assert several.returncode == 0 and "predictions-1.csv" in several.stdout
+    assert (tmp_path / "predictions.csv").read_text() == "mine\n"
+    assert list(pd.read_csv(tmp_path / "predictions-1.csv")["id"]) == ["clip", "other"]
+
+
 def test_evaluate_names_unreadable_clips(model: Path, tmp_path: Path) -> None:
     tone_dataset(tmp_path / "held")
     noise(tmp_path / "held" / "broken.wav")
@@ -140,7 +156,7 @@ def test_predict_in_windows(model: Path, tmp_path: Path) -> None:
               "cache", cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     frame = pd.read_csv(tmp_path / "w.csv")
-    assert list(frame.columns) == ["id", "start", "end", "pred_audio", "pred",
+    assert list(frame.columns) == ["id", "start", "end", "group", "pred_audio", "pred",
                                    *(f"proba_{c}" for c in CLASSES)]
     assert list(zip(frame["start"], frame["end"], strict=True)) == api.window_bounds(5, 2, 1)
     expected = api.predict_windows(model, long, window=2, hop=1, cache=tmp_path / "cache")
