@@ -463,20 +463,6 @@ class FitResult:
         return self.bundle.scores
 
 
-def _fusion(config: FitConfig, n_jobs: int) -> Any:
-    """The unfitted fusion model a configuration describes."""
-    from emo.models import EnsembleClassifier, ModalityClassifier, StackingFusion
-
-    common = {"actor_norm": config.actor_norm, "random_state": config.seed, **config.model}
-    if config.estimator == "ensemble":
-        base = EnsembleClassifier(balance_actors=config.balance_actors, **common)
-    else:
-        base = ModalityClassifier(backend=config.estimator, **common)
-    return StackingFusion(base=base, meta=config.meta, n_splits=config.n_splits,
-                          balance_actors=config.balance_actors, random_state=config.seed,
-                          n_jobs=n_jobs)
-
-
 def fit(
     data: DataArg,
     *,
@@ -520,59 +506,40 @@ def fit(
     LayoutError
         No labelled clip with features.
     """
-    from emo.models import Bundle, cross_validate
+    from emo.models import Bundle
+    from emo.models.train import make_fusion, train
     from emo.settings import FitConfig
 
     config = config or FitConfig()
     if config.model:  # a bad model parameter is refused now, not after extraction
         try:
-            _fusion(config, n_jobs)
+            make_fusion(config, n_jobs)
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"model: {exc}") from None
     clips, problems = _load_reporting(data, labels, speaker_pattern, None)
     chosen = make_extractors(modalities, config.extractors, clips)  # bad settings: now
     out = Path(out)
-    timings: dict[str, float] = {}
     t0 = time.perf_counter()
     extraction = _extract(clips, problems, chosen, cache, n_jobs=n_jobs, progress=progress)
     feats = Features(clips, collect(extraction.tasks, FeatureCache(cache)), extraction)
-    timings["extract"] = time.perf_counter() - t0
+    extract_timings = {"extract": time.perf_counter() - t0}
     for modality, seconds in feats.report.seconds.items():
-        timings[f"extract_{modality}_cpu"] = seconds
+        extract_timings[f"extract_{modality}_cpu"] = seconds
     y = feats.labels()
     if y.empty:
         raise LayoutError("no labelled clip with features: nothing to fit")
     X = feats.matrix().loc[y.index]
     groups = _training_groups(feats, y)
-    fusion = _fusion(config, n_jobs)
-    t0 = time.perf_counter()
-    cv = cross_validate(fusion, X, y, groups, n_splits=config.n_splits, loso=config.loso,
-                        random_state=config.seed)
-    timings["cross_validate"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    fusion.fit(X, y, groups=groups)
-    timings["fit"] = time.perf_counter() - t0
-    identifier, inference = None, None
-    scores = {**cv.to_dict(), "timings": timings, "n_clips": int(len(y)),
-              "n_actors": int(groups.nunique())}
-    if config.infer_actors and groups.nunique() >= 3:
-        from emo.models import ActorIdentifier, simulate_inference
-
-        t0 = time.perf_counter()
-        identifier = ActorIdentifier(random_state=config.seed).fit(X, groups=groups)
-        inference = simulate_inference(ActorIdentifier(random_state=config.seed), X, groups,
-                                       y=y, fold_models=cv.fold_models,
-                                       known=cv.oof_proba["fused"].idxmax(axis=1),
-                                       random_state=config.seed)
-        scores["actor_inference"] = inference
-        timings["actor_inference"] = time.perf_counter() - t0
+    trained = train(X, y, groups, config, n_jobs=n_jobs)
+    trained.scores["timings"] = {**extract_timings, **trained.timings}
     extractors: dict[str, dict[str, Any]] = {}
     for task in feats.report.tasks:  # the media extractor of a modality wins over a table
         if task.modality not in extractors or extractors[task.modality]["extractor"] == "table":
             extractors[task.modality] = task.extractor.identity()
     bundle = Bundle(
-        fusion=fusion, identifier=identifier, extractors=extractors,
-        label_map=dict(_label_map(labels) or {}), config=config.model_dump(), scores=scores,
+        fusion=trained.fusion, identifier=trained.identifier, extractors=extractors,
+        label_map=dict(_label_map(labels) or {}), config=config.model_dump(),
+        scores=trained.scores,
         provenance={"data": _fingerprint(y, groups),
                     "machine": {"platform": platform.platform(),
                                 "python": platform.python_version()}},
@@ -581,10 +548,12 @@ def fit(
     if report:
         from emo.report import write_report
 
-        write_report(out, cv, timings=timings, top_features=bundle.top_features(),
+        write_report(out, trained.cv, timings=trained.timings,
+                     top_features=bundle.top_features(),
                      meta={"extractors": extractors, "config": bundle.config,
-                           "data": bundle.provenance["data"]}, actor_inference=inference)
-    return FitResult(out, bundle, feats.report, cv)
+                           "data": bundle.provenance["data"]},
+                     actor_inference=trained.scores.get("actor_inference"))
+    return FitResult(out, bundle, feats.report, trained.cv)
 
 
 def _training_groups(feats: Features, y: pd.Series) -> pd.Series:

@@ -17,7 +17,9 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
-from emo.models.actors import ActorStandardiser, GroupedClassifierMixin, group_labels, store_params
+from emo.models._base import GroupedClassifierMixin, group_labels, store_params
+from emo.models.actors import ActorStandardiser
+from emo.models.choices import META_LEARNERS
 from emo.models.ensemble import EnsembleClassifier, balance_groups
 from emo.models.splits import actor_folds, align_target
 
@@ -25,7 +27,6 @@ __all__ = ["SEPARATOR", "StackingFusion", "modality_columns"]
 
 #: Separates the modality from the feature name in a column name.
 SEPARATOR = "__"
-META_LEARNERS = ("logreg", "gbm", "average")
 #: Probabilities are clipped to this before the log taken for the meta-learner.
 PROBA_FLOOR = 1e-3
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from emo.models import ActorStandardiser
-from emo.models.actors import check_groups
+from emo.models._base import check_groups
 
 
 @pytest.mark.parametrize("method", ["zscore", "rank"])
