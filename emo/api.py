@@ -40,13 +40,13 @@ if TYPE_CHECKING:
 
     from emo.audit import Finding
     from emo.models import Bundle
-    from emo.settings import FitConfig, ServeLimits, read_fit_config
+    from emo.settings import FitConfig, ServeLimits, cli_options, read_fit_config
     from emo.synth import synthesise
 
 __all__ = [
     "AUDIO_SUFFIXES", "CLASSES", "MODALITIES", "VIDEO_SUFFIXES", "Features", "FitConfig",
     "FitResult", "Prediction", "ServeLimits", "audit", "cache_info", "cache_prune",
-    "cache_verify", "check_submission", "clips_from_files", "evaluate", "extract",
+    "cache_verify", "check_submission", "cli_options", "clips_from_files", "evaluate", "extract",
     "extractor_options", "feature_table", "features", "fit", "import_table", "index",
     "is_media_file", "load_model", "make_extractors", "media_duration", "model_summary",
     "parse_modalities", "predict", "predict_windows", "read_fit_config", "submit",
@@ -66,7 +66,7 @@ ExtractorOptions = Mapping[str, Mapping[str, Any]]
 def __getattr__(name: str) -> Any:
     """Settings classes and the demo generator, imported on first use (pydantic and the
     generator are not needed by a cached ``emo extract``)."""
-    if name in ("FitConfig", "ServeLimits", "read_fit_config"):
+    if name in ("FitConfig", "ServeLimits", "cli_options", "read_fit_config"):
         from emo import settings
 
         return getattr(settings, name)

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import typing
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pydantic
 import pytest
 import typer
 
@@ -220,3 +222,43 @@ def test_help_states_the_exit_codes() -> None:
     run = run_emo("--help")
     assert run.returncode == 0
     assert "Exit codes: 0 every clip" in " ".join(run.stdout.split())
+
+
+def _words(text: str) -> str:
+    """Text with its line breaks undone (help wraps lines, also after a hyphen)."""
+    return " ".join(text.split()).replace("- ", "-")
+
+
+@pytest.mark.parametrize(("command", "settings"), [("fit", "FitConfig"),
+                                                   ("serve", "ServeLimits")])
+def test_help_shows_every_scalar_setting_with_its_description(command: str,
+                                                              settings: str) -> None:
+    """Adding an option is one field in emo/settings.py: the help is made from the fields."""
+    model = getattr(api, settings)
+    options = api.cli_options(model)
+    scalar = [name for name, info in model.model_fields.items()
+              if info.annotation in (bool, int, float)
+              or typing.get_origin(info.annotation) is typing.Literal]
+    assert [o.field for o in options] == scalar and scalar
+    shown = _words(run_emo(command, "--help").stdout)
+    for option in options:
+        assert f"--{option.flag}" in shown
+        assert _words(model.model_fields[option.field].description) in shown, option.field
+    params = _params(command)
+    assert {o.field for o in options} <= set(params)
+
+
+def test_a_new_settings_field_becomes_an_option() -> None:
+    class Extended(api.FitConfig):
+        shrink: float = pydantic.Field(0.5, description="How much to shrink the moon.")
+
+    (option,) = [o for o in api.cli_options(Extended) if o.field == "shrink"]
+    assert (option.flag, option.kind) == ("shrink", float)
+    assert option.help == "How much to shrink the moon. (default: 0.5)"
+
+
+def test_importing_the_command_line_loads_no_settings_or_models() -> None:
+    code = ("import sys, emo.cli; print(sorted(m for m in ('pydantic', 'sklearn', 'emo.settings',"
+            " 'emo.models.fusion') if m in sys.modules))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.stdout.strip() == "[]", run.stderr
