@@ -21,7 +21,7 @@ import logging
 import platform
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,8 +29,16 @@ from emo._io import atomic_path, atomic_write
 from emo.data.clip import Clip, check_unique, write_manifest
 from emo.data.labels import CLASSES
 from emo.data.layouts import load_clips
-from emo.data.media import AUDIO_SUFFIXES, VIDEO_SUFFIXES, clips_from_files, is_media_file
-from emo.errors import ConfigError, EmoError, LayoutError, MediaError
+from emo.data.media import (
+    AUDIO_SUFFIXES,
+    VIDEO_SUFFIXES,
+    clips_from_files,
+    is_media_file,
+    media_duration,
+    window_bounds,
+    window_clips,
+)
+from emo.errors import ConfigError, EmoError, LayoutError
 from emo.features.base import MODALITIES, Extractor, available_extractors, get_extractor
 from emo.features.cache import FeatureCache
 from emo.features.extract import ExtractionReport, Failure, collect, run
@@ -762,71 +770,6 @@ def _name_unpredicted(clips: Sequence[Clip], predicted: pd.Index, report: Extrac
                 f"({', '.join(bundle.modalities)})")))
 
 
-def window_bounds(duration: float, window: float, hop: float | None = None
-                  ) -> list[tuple[float, float]]:
-    """Sliding windows ``[start, end)`` over a recording: every window of length
-    ``window`` starting at multiples of ``hop`` that fits in ``duration`` (one window of
-    the whole recording when it is shorter than ``window``).
-
-    Parameters
-    ----------
-    duration
-        Length of the recording in seconds.
-    window
-        Window length in seconds.
-    hop
-        Step between window starts (default: ``window``, no overlap).
-
-    Returns
-    -------
-    list of (start, end)
-
-    Examples
-    --------
-    >>> window_bounds(5.0, 2.0, 1.0)
-    [(0.0, 2.0), (1.0, 3.0), (2.0, 4.0), (3.0, 5.0)]
-    >>> window_bounds(1.5, 2.0)
-    [(0.0, 1.5)]
-    """
-    hop = hop or window
-    if not window > 0 or not hop > 0:
-        raise ConfigError(f"window and hop must be > 0 seconds, got {window} and {hop}")
-    if duration <= window:
-        return [(0.0, float(round(duration, 6)))]
-    count = int((duration - window) / hop + 1e-9) + 1
-    return [(float(round(k * hop, 6)), float(round(k * hop + window, 6))) for k in range(count)]
-
-
-def media_duration(path: str | Path) -> float:
-    """Length of an audio or video file in seconds (0 for a still image), from its header.
-
-    Raises
-    ------
-    MediaError
-        When the file cannot be opened as audio or video.
-    """
-    import contextlib
-
-    import av
-    import soundfile
-
-    from emo.data.media import is_image
-
-    path = Path(path)
-    if is_image(path):
-        return 0.0
-    with contextlib.suppress(soundfile.LibsndfileError, RuntimeError, TypeError):
-        return float(soundfile.info(path).duration)  # WAV/FLAC/AIFF/OGG/MP3: a header read
-    try:
-        with av.open(str(path)) as container:
-            if container.duration is not None:
-                return container.duration / av.time_base
-            return max((float(s.duration * s.time_base) for s in container.streams
-                        if s.duration is not None and s.time_base is not None), default=0.0)
-    except (av.FFmpegError, UnicodeDecodeError, ValueError, OSError) as exc:
-        raise MediaError(f"not a readable audio or video file: {exc}", path) from None
-
-
 def predict_windows(
     model: str | Path | Bundle,
     media: str | Path,
@@ -865,19 +808,8 @@ def predict_windows(
         ``frame`` has ``id, start, end, pred_<modality>, pred, proba_<class>``; windows
         without any readable modality are named in ``report.failures``.
     """
-    from emo.data.skeleton import KINECT_FPS
-
     (clip,) = clips_from_files([media], skeleton=skeleton)
-    bounds = window_bounds(media_duration(media), window, hop)
-    windows = []
-    for t0, t1 in bounds:
-        frames = {}
-        if clip.skeleton is not None:
-            first = round(t0 * KINECT_FPS)
-            frames = {"skeleton_start": first,
-                      "skeleton_end": max(first, round(t1 * KINECT_FPS) - 1)}
-        windows.append(replace(clip, id=f"{clip.id}@{t0:.3f}-{t1:.3f}", start=t0, end=t1,
-                               **frames))
+    windows = window_clips(clip, window_bounds(media_duration(media), window, hop))
     prediction = predict(model, windows, cache=cache, n_jobs=n_jobs, progress=progress)
     spans = {w.id: (w.start, w.end) for w in windows}
     frame = prediction.frame
