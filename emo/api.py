@@ -777,17 +777,21 @@ def predict_windows(
     window: float = 2.0,
     hop: float | None = None,
     skeleton: str | Path | None = None,
+    whole: bool = False,
+    duration: float | None = None,
     cache: str | Path = "cache",
     n_jobs: int = 1,
     progress: Progress = None,
 ) -> Prediction:
-    """Predict a recording in sliding windows: one row per window.
+    """Predict a recording in sliding windows: one row per window (and, with ``whole``,
+    one for the whole recording, first).
 
-    Windows are clips ``<stem>@<start>-<end>`` on the same file, so the extraction
-    decodes the file once and shares its per-frame analysis between overlapping windows.
-    They carry no actor: they are grouped for per-actor normalisation by the bundle's
-    actor identifier like any clips without an actor (a recording may hold several
-    people). Without a skeleton file, body comes from video pose.
+    Windows are clips ``<stem>@<start>-<end>`` on the same file, extracted together (with
+    the whole recording when asked) in one pass: the file is decoded once and its per-frame
+    analysis shared between overlapping windows, and the actor identifier groups all of
+    them at once. They carry no actor: they are grouped for per-actor normalisation by the
+    bundle's actor identifier like any clips without an actor (a recording may hold
+    several people). Without a skeleton file, body comes from video pose.
 
     Parameters
     ----------
@@ -799,19 +803,27 @@ def predict_windows(
         Window length and step in seconds (``hop`` defaults to ``window``).
     skeleton
         A Kinect file recorded with the media (its frames at 30 fps from the media start).
+    whole
+        Also predict the whole recording (its row has the file's id, start 0 and end
+        ``duration``).
+    duration
+        The media's length in seconds when the caller has read it already (default: read
+        from the file's header).
     cache, n_jobs, progress
         As for :func:`extract`.
 
     Returns
     -------
     Prediction
-        ``frame`` has ``id, start, end, pred_<modality>, pred, proba_<class>``; windows
-        without any readable modality are named in ``report.failures``.
+        ``frame`` has ``id, start, end, group, pred_<modality>, pred, proba_<class>``;
+        windows without any readable modality are named in ``report.failures``.
     """
     (clip,) = clips_from_files([media], skeleton=skeleton)
-    windows = window_clips(clip, window_bounds(media_duration(media), window, hop))
-    prediction = predict(model, windows, cache=cache, n_jobs=n_jobs, progress=progress)
-    spans = {w.id: (w.start, w.end) for w in windows}
+    duration = media_duration(media) if duration is None else duration
+    windows = window_clips(clip, window_bounds(duration, window, hop))
+    clips = [clip, *windows] if whole else windows
+    prediction = predict(model, clips, cache=cache, n_jobs=n_jobs, progress=progress)
+    spans = {w.id: (w.start, w.end) for w in windows} | {clip.id: (0.0, duration)}
     frame = prediction.frame
     frame.insert(1, "start", frame["id"].map(lambda i: spans[i][0]))
     frame.insert(2, "end", frame["id"].map(lambda i: spans[i][1]))
