@@ -21,7 +21,7 @@ import logging
 import platform
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -832,17 +832,26 @@ def predict_windows(
 
 def evaluate(model: str | Path, data: DataArg, *, out: str | Path, cache: str | Path = "cache",
              n_jobs: int = 1, progress: Progress = None, labels: LabelMap = None,
-             speaker_pattern: str | None = None) -> dict[str, Any]:
+             speaker_pattern: str | None = None, hide_actors: bool = False) -> dict[str, Any]:
     """Score a fitted bundle on labelled data it has not seen.
 
-    Writes ``evaluation.json`` and the report (HTML, confusion matrices) to ``out``. The
-    scores cover the clips with a prediction; the others are listed in ``failures``.
+    Writes ``evaluation.json`` and the report (HTML, confusion matrices, UAR per actor) to
+    ``out``. The scores cover the clips with a prediction; the others are listed in
+    ``failures``.
+
+    Parameters
+    ----------
+    hide_actors
+        Predict as if no clip named its actor (as for challenge test descriptors): the
+        bundle's actor identifier groups them, and ``grouping`` says how the clips of each
+        actor were grouped. The UAR per actor still uses the actors the data names.
 
     Returns
     -------
     dict
-        UAR per modality and fused, per-class recall, confusion matrices, clip counts,
-        failures.
+        UAR per modality and fused (also per actor, ``uar_actors``), per-class recall,
+        confusion matrices, clip counts, failures and, when some clips were predicted
+        without their actor, ``grouping`` (group -> clips and the actors they came from).
     """
     import pandas as pd
 
@@ -853,20 +862,35 @@ def evaluate(model: str | Path, data: DataArg, *, out: str | Path, cache: str | 
     if not clips:
         raise LayoutError("no labelled clip to evaluate on")
     bundle = load_model(model)
+    shown = [replace(c, actor=None) for c in clips] if hide_actors else clips
     t0 = time.perf_counter()
-    prediction = predict(bundle, clips, cache=cache, n_jobs=n_jobs, progress=progress)
+    prediction = predict(bundle, shown, cache=cache, n_jobs=n_jobs, progress=progress)
     seconds = time.perf_counter() - t0
     y = pd.Series({c.id: c.label for c in clips}, dtype=object)
     groups = pd.Series({c.id: c.group for c in clips}, dtype=object)
     result = score_probabilities(prediction.probabilities, y, groups, classes=bundle.classes)
+    grouping = None
+    if prediction.groups is not None and any(not c.actor for c in shown):
+        grouping = _grouping(prediction.groups, {c.id: c.actor for c in clips})
     out = Path(out)
-    summary = {**result.to_dict(), "model": str(model),
+    summary = {**result.to_dict(), "model": str(model), "grouping": grouping,
                "failures": [str(f) for f in prediction.report.failures]}
     atomic_write(out / "evaluation.json", json.dumps(summary, indent=2, default=float))
     write_report(out, result, timings={"extract + predict": seconds},
                  top_features=bundle.top_features(),
-                 meta={"model": str(model), "extractors": bundle.extractors})
+                 meta={"model": str(model), "extractors": bundle.extractors},
+                 grouping=grouping)
     return summary
+
+
+def _grouping(groups: pd.Series, actors: Mapping[str, str | None]) -> dict[str, dict]:
+    """Group -> its clip count and, by actor the data names, how many of its clips."""
+    out = {}
+    for group, ids in sorted(groups.groupby(groups).groups.items()):
+        named = [actors[i] for i in ids if actors.get(i)]
+        out[str(group)] = {"clips": len(ids),
+                           "actors": {str(a): named.count(a) for a in sorted(set(named))}}
+    return out
 
 
 def submit(model: str | Path, data: DataArg, *, phase: str, out: str | Path,

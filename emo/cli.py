@@ -111,6 +111,8 @@ HELP = {
         "Run on a Dask cluster: scheduler address, or local:N.",
     "--config": "fit.toml: models, CV protocol, seed, extractor settings. A flag given on the "
                 "command line wins over the same setting in the file.",
+    "--hide-actors": "Predict as if no clip named its actor (like challenge test "
+                     "descriptors) and report how the clips of each actor were grouped.",
     "--window": "Predict each media file in sliding windows of this many seconds: one row per "
                 "window (id, start, end, pred_<modality>, pred, proba_<class>).",
     "--hop":
@@ -719,15 +721,17 @@ def evaluate(
     work: _Work,
     output: Annotated[Path, _opt("-o", "--output", help="Folder for evaluation.json and the "
                                                         "report.")] = Path("evaluation"),
+    hide_actors: Annotated[bool, _opt("--hide-actors/--no-hide-actors")] = False,
 ) -> None:
-    """Score a fitted model on labelled data it has not seen: UAR, per-class recall,
-    confusion matrices per modality and fused (JSON + HTML report).
+    """Score a fitted model on labelled data it has not seen: UAR (also per actor),
+    per-class recall, confusion matrices per modality and fused (JSON + HTML report);
+    --hide-actors also shows how the clips of each actor were grouped.
 
-    Example: emo evaluate model heldout_data -o evaluation
+    Example: emo evaluate model heldout_data -o evaluation --hide-actors
     """
     with _progress("extracting") as progress:
         summary = api.evaluate(model, source.data, out=output, progress=progress,
-                               **work.options(), **source.options())
+                               hide_actors=hide_actors, **work.options(), **source.options())
     _say(_uar_lines(summary, "UAR (held-out data):"))
     _say(f"report -> {output / 'report.html'}")
     _result(summary)

@@ -3,6 +3,7 @@ once per clip and reports the group each clip was normalised with."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 
 from emo import api
-from tests._serving import fit_tone_model, wav
+from tests._serving import SPEAKERS, fit_tone_model, tone_dataset, wav
 
 
 @pytest.fixture(scope="module")
@@ -49,3 +50,19 @@ def test_prediction_frame_names_each_clips_group(model: Path, tmp_path: Path) ->
     assert list(frame.columns[:2]) == ["id", "group"]
     assert list(frame["group"]) == list(prediction.groups.loc[frame["id"]])
     assert frame["group"].notna().all()
+
+
+def test_evaluate_with_actors_hidden_reports_how_they_were_grouped(model: Path,
+                                                                  tmp_path: Path) -> None:
+    data = tone_dataset(tmp_path / "held")
+    summary = api.evaluate(model, data, out=tmp_path / "evaluation", cache=tmp_path / "cache",
+                           speaker_pattern=SPEAKERS, hide_actors=True)
+    grouping = summary["grouping"]
+    assert sum(g["clips"] for g in grouping.values()) == summary["n_clips"]
+    assert {a for g in grouping.values() for a in g["actors"]} == {"A0", "A1", "A2"}
+    assert set(summary["uar_actors"]["fused"]) == {"A0", "A1", "A2"}
+    known = api.evaluate(model, data, out=tmp_path / "known", cache=tmp_path / "cache",
+                         speaker_pattern=SPEAKERS)
+    assert known["grouping"] is None
+    saved = json.loads((tmp_path / "evaluation" / "evaluation.json").read_text())
+    assert saved["grouping"] == grouping

@@ -62,7 +62,7 @@ class CVResult:
         Class labels.
     n_clips, n_actors, n_folds : int
         Size of the evaluation.
-    uar_groups : dict of str to dict of str to float
+    uar_actors : dict of str to dict of str to float
         UAR of each actor (or group) of the scored clips, for each modality and ``"fused"``.
     fold_models : list of (pandas.Index, estimator)
         Of :func:`cross_validate`: each outer fold's test clip ids and the model fitted
@@ -79,7 +79,7 @@ class CVResult:
     n_clips: int = 0
     n_actors: int = 0
     n_folds: int = 0
-    uar_groups: dict[str, dict[str, float]] = field(default_factory=dict)
+    uar_actors: dict[str, dict[str, float]] = field(default_factory=dict)
     fold_models: list[tuple[pd.Index, Any]] = field(default_factory=list)
 
     def uar_ci(self, name: str) -> tuple[float, float]:
@@ -104,7 +104,7 @@ class CVResult:
             "n_clips": self.n_clips,
             "n_actors": self.n_actors,
             "n_folds": self.n_folds,
-            "uar_groups": self.uar_groups,
+            "uar_actors": self.uar_actors,
         }
 
 
@@ -223,7 +223,7 @@ def score_probabilities(
     y : pandas.Series
         True class of each labelled clip.
     groups : pandas.Series
-        Actor (or group) of each clip; each one's UAR is kept in ``uar_groups``.
+        Actor (or group) of each clip; each one's UAR is kept in ``uar_actors``.
     fold_uar : dict, optional
         Per-fold UAR to keep; by default the whole set is one fold.
     classes : list of str, optional
@@ -249,7 +249,7 @@ def score_probabilities(
         n_clips=len(y),
         n_actors=int(groups.reindex(y.index).nunique()),
         n_folds=len(next(iter(fold_uar.values()))) if fold_uar else 1,
-        uar_groups={name: _group_uar(y, frame, groups) for name, frame in scored.items()
+        uar_actors={name: _group_uar(y, frame, groups) for name, frame in scored.items()
                     if len(frame)},
     )
 
