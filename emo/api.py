@@ -52,7 +52,7 @@ if TYPE_CHECKING:
     from emo.synth import synthesise
 
 __all__ = [
-    "AUDIO_SUFFIXES", "CLASSES", "MODALITIES", "VIDEO_SUFFIXES", "Features", "FitConfig",
+    "AUDIO_SUFFIXES", "CLASSES", "MODALITIES", "VIDEO_SUFFIXES", "FeatureTables", "FitConfig",
     "FitResult", "Prediction", "ServeLimits", "audit", "cache_info", "cache_prune",
     "cache_verify", "check_submission", "cli_options", "clips_from_files", "evaluate", "extract",
     "extractor_options", "feature_table", "features", "fit", "import_table", "index",
@@ -297,7 +297,7 @@ def _extract(clips: list[Clip], problems: Sequence[EmoError],
 
 
 @dataclass
-class Features:
+class FeatureTables:
     """Clips with their feature tables: what the models layer consumes.
 
     Attributes
@@ -365,7 +365,7 @@ def features(
     speaker_pattern: str | None = None,
     skeleton: str | Path | None = None,
     tables: bool = True,
-) -> Features:
+) -> FeatureTables:
     """Extract through the cache and load the feature tables.
 
     Parameters
@@ -394,12 +394,13 @@ def features(
 
     Returns
     -------
-    Features
+    FeatureTables
     """
     clips, problems = _load_reporting(data, labels, speaker_pattern, skeleton)
     report = _extract(clips, problems, make_extractors(modalities, extractors, clips), cache,
                       n_jobs=n_jobs, retry_failed=retry_failed, progress=progress, dask=dask)
-    return Features(clips, collect(report.tasks, FeatureCache(cache)) if tables else {}, report)
+    loaded = collect(report.tasks, FeatureCache(cache)) if tables else {}
+    return FeatureTables(clips, loaded, report)
 
 
 def feature_table(data: DataArg, **options: Any) -> pd.DataFrame:
@@ -529,7 +530,7 @@ def fit(
     out = Path(out)
     t0 = time.perf_counter()
     extraction = _extract(clips, problems, chosen, cache, n_jobs=n_jobs, progress=progress)
-    feats = Features(clips, collect(extraction.tasks, FeatureCache(cache)), extraction)
+    feats = FeatureTables(clips, collect(extraction.tasks, FeatureCache(cache)), extraction)
     extract_timings = {"extract": time.perf_counter() - t0}
     for modality, seconds in feats.report.seconds.items():
         extract_timings[f"extract_{modality}_cpu"] = seconds
@@ -564,7 +565,7 @@ def fit(
     return FitResult(out, bundle, feats.report, trained.cv)
 
 
-def _training_groups(feats: Features, y: pd.Series) -> pd.Series:
+def _training_groups(feats: FeatureTables, y: pd.Series) -> pd.Series:
     """Actor of each labelled clip; training clips must name their actor."""
     actors = feats.actors().loc[y.index]
     unknown = actors.isna() | (actors.astype(str) == "")
@@ -740,7 +741,7 @@ def predict(
                       progress=progress)
     tables = collect(report.tasks, FeatureCache(cache))
     columns = [c for m in bundle.modalities for c in bundle.feature_columns[m]]
-    X = Features(clips, tables, report).matrix().reindex(columns=columns)
+    X = FeatureTables(clips, tables, report).matrix().reindex(columns=columns)
     X = X.loc[X.notna().any(axis=1)]
     _name_unpredicted(clips, X.index, report, bundle)
     if X.empty:

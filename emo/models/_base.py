@@ -19,8 +19,21 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from emo.models.splits import Features, Labels, align_target
 
-__all__ = ["GroupedClassifierMixin", "Groups", "check_groups", "group_labels", "store_params",
-           "validate_grouped"]
+__all__ = ["GroupedClassifierMixin", "Groups", "check_groups", "group_labels", "own_group",
+           "store_params", "validate_grouped"]
+
+
+def own_group(clip_id: object) -> str:
+    """The group of a clip without an actor that is normalised alone: ``?<id>`` (as
+    :attr:`emo.data.clip.Clip.group` spells it; ``?`` starts every stand-in for an unknown
+    actor, the pooled :data:`~emo.models.bundle.UNKNOWN_ACTORS` included).
+
+    Examples
+    --------
+    >>> own_group("c07")
+    '?c07'
+    """
+    return f"?{clip_id}"
 
 #: Actor groups as accepted by the estimators: a Series, an array-like or None.
 Groups = pd.Series | np.ndarray | list | None
@@ -76,7 +89,7 @@ def group_labels(index: pd.Index, groups: Groups) -> np.ndarray:
     ValueError
         If an array-like ``groups`` is not one-dimensional with one entry per row.
     """
-    own = np.array([f"__clip__{i}" for i in index], dtype=object)
+    own = np.array([own_group(i) for i in index], dtype=object)
     if groups is None:
         return own
     if isinstance(groups, pd.Series):
