@@ -376,14 +376,8 @@ class StackingFusion(GroupedClassifierMixin, BaseEstimator):
     def predict_proba_all(
         self, X: pd.DataFrame, groups: pd.Series | np.ndarray | None = None
     ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
-        """Fused and per-modality probabilities from one pass over the base classifiers.
-
-        Parameters
-        ----------
-        X : pandas.DataFrame
-            Columns ``<modality>__<feature>``; every row needs at least one fitted modality.
-        groups : pandas.Series, array-like or None, default=None
-            Actor of each clip (see :meth:`predict_proba_modalities`).
+        """Fused and per-modality probabilities from one pass over the base classifiers
+        (``X``, ``groups`` and errors as for :meth:`predict_proba`).
 
         Returns
         -------
@@ -391,11 +385,6 @@ class StackingFusion(GroupedClassifierMixin, BaseEstimator):
             Fused probabilities (index the clip ids of ``X``, columns ``classes_``).
         modalities : dict of str to pandas.DataFrame
             As :meth:`predict_proba_modalities` returns them.
-
-        Raises
-        ------
-        ValueError
-            If a row has no value of any fitted modality.
         """
         check_is_fitted(self, "estimators_")
         frame = _check_frame(X)
