@@ -16,6 +16,8 @@ file). Extraction options: ``modalities``, ``cache``, ``n_jobs``, ``extractors``
 
 from __future__ import annotations
 
+import hashlib
+import importlib
 import json
 import logging
 import platform
@@ -27,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from emo._io import atomic_path, atomic_write
 from emo.data.clip import Clip, check_unique, write_manifest
-from emo.data.labels import CLASSES
+from emo.data.labels import CLASSES, read_label_map
 from emo.data.layouts import load_clips
 from emo.data.media import (
     AUDIO_SUFFIXES,
@@ -42,12 +44,12 @@ from emo.errors import ConfigError, EmoError, LayoutError
 from emo.features.base import MODALITIES, Extractor, available_extractors, get_extractor
 from emo.features.cache import FeatureCache
 from emo.features.extract import ExtractionReport, Failure, collect, run
+from emo.models.bundle import Bundle
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from emo.audit import Finding
-    from emo.models import Bundle
     from emo.settings import FitConfig, ServeLimits, cli_options, read_fit_config
     from emo.synth import synthesise
 
@@ -113,8 +115,6 @@ def parse_modalities(text: str | Sequence[str] | None) -> list[str] | None:
 def _label_map(labels: LabelMap) -> Mapping[str, str | None] | None:
     if labels is None or isinstance(labels, Mapping):
         return labels
-    from emo.data.labels import read_label_map
-
     return read_label_map(labels)
 
 
@@ -515,7 +515,6 @@ def fit(
     LayoutError
         No labelled clip with features.
     """
-    from emo.models import Bundle
     from emo.models.train import make_fusion, train
     from emo.settings import FitConfig
 
@@ -577,8 +576,6 @@ def _training_groups(feats: FeatureTables, y: pd.Series) -> pd.Series:
 
 
 def _fingerprint(y: pd.Series, groups: pd.Series) -> dict[str, Any]:
-    import hashlib
-
     blob = json.dumps(sorted(zip(y.index, y, groups.loc[y.index], strict=True)))
     return {"sha256": hashlib.sha256(blob.encode()).hexdigest(), "n_clips": len(y),
             "classes": {c: int((y == c).sum()) for c in CLASSES if (y == c).any()}}
@@ -602,8 +599,6 @@ def load_model(model: str | Path | Bundle) -> Bundle:
         Not a bundle, altered files, another emo major version, or extractor versions
         that differ from the installed ones.
     """
-    from emo.models import Bundle
-
     if isinstance(model, Bundle):
         return model
     bundle = Bundle.load(model)
@@ -635,8 +630,6 @@ def warm(model: str | Path | Bundle | None = None, *,
     BundleError
         When ``model`` cannot be loaded.
     """
-    import importlib
-
     for module in ("av", "soundfile"):  # what media_duration reads headers with
         importlib.import_module(module)
     if not extractors:
@@ -661,8 +654,6 @@ def _bundle_extractors(bundle: Bundle) -> dict[str, Extractor]:
 
 def model_summary(model: str | Path) -> dict[str, Any]:
     """The scores, timings and settings of a saved model, without loading it."""
-    from emo.models import Bundle
-
     info = Bundle.read_info(model)
     return {**info["scores"], "config": info["config"], "extractors": info["extractors"]}
 
