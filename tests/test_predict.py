@@ -66,3 +66,11 @@ def test_evaluate_with_actors_hidden_reports_how_they_were_grouped(model: Path,
     assert known["grouping"] is None
     saved = json.loads((tmp_path / "evaluation" / "evaluation.json").read_text())
     assert saved["grouping"] == grouping
+
+
+def test_metrics_json_holds_the_uar_of_each_training_actor(model: Path) -> None:
+    metrics = json.loads((model / "metrics.json").read_text())
+    assert set(metrics["uar_actors"]) == set(metrics["uar"])
+    per_actor = metrics["uar_actors"]["fused"]
+    assert set(per_actor) == {"A0", "A1", "A2"}
+    assert all(0.0 <= v <= 1.0 for v in per_actor.values())
