@@ -459,6 +459,10 @@ def _uar_lines(scores: dict[str, Any], title: str = "UAR (actor-grouped CV):") -
         if folds and len(folds) > 1:
             spread = f"  ± {statistics.stdev(folds) * 100:4.1f} across {len(folds)} folds"
         lines.append(f"  {name:<6} {value * 100:5.1f}%{spread}")
+    actors = scores.get("uar_actors", {}).get("fused", {})
+    if actors:
+        lines.append("  fused, per actor: " + ", ".join(f"{a} {v * 100:.1f}%"
+                                                     for a, v in actors.items()))
     return "\n".join(lines)
 
 

@@ -262,3 +262,10 @@ def test_importing_the_command_line_loads_no_settings_or_models() -> None:
             " 'emo.models.fusion') if m in sys.modules))")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert run.stdout.strip() == "[]", run.stderr
+
+
+def test_report_prints_the_uar_of_each_actor(model: Path) -> None:
+    run = run_emo("report", model)
+    assert run.returncode == 0, run.stderr
+    per_actor = api.model_summary(model)["uar_actors"]["fused"]
+    assert f"fused, per actor: A0 {per_actor['A0'] * 100:.1f}%" in run.stdout
