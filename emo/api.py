@@ -16,6 +16,8 @@ file). Extraction options: ``modalities``, ``cache``, ``n_jobs``, ``extractors``
 
 from __future__ import annotations
 
+import hashlib
+import importlib
 import json
 import logging
 import platform
@@ -27,26 +29,34 @@ from typing import TYPE_CHECKING, Any
 
 from emo._io import atomic_path, atomic_write
 from emo.data.clip import Clip, check_unique, write_manifest
-from emo.data.labels import CLASSES
+from emo.data.labels import CLASSES, read_label_map
 from emo.data.layouts import load_clips
-from emo.data.media import AUDIO_SUFFIXES, VIDEO_SUFFIXES, clips_from_files, is_media_file
-from emo.errors import ConfigError, EmoError, LayoutError, MediaError
+from emo.data.media import (
+    AUDIO_SUFFIXES,
+    VIDEO_SUFFIXES,
+    clips_from_files,
+    is_media_file,
+    media_duration,
+    window_bounds,
+    window_clips,
+)
+from emo.errors import ConfigError, EmoError, LayoutError
 from emo.features.base import MODALITIES, Extractor, available_extractors, get_extractor
 from emo.features.cache import FeatureCache
 from emo.features.extract import ExtractionReport, Failure, collect, run
+from emo.models.bundle import Bundle
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from emo.audit import Finding
-    from emo.models import Bundle
-    from emo.settings import FitConfig, ServeLimits, read_fit_config
+    from emo.settings import FitConfig, ServeLimits, cli_options, read_fit_config
     from emo.synth import synthesise
 
 __all__ = [
-    "AUDIO_SUFFIXES", "CLASSES", "MODALITIES", "VIDEO_SUFFIXES", "Features", "FitConfig",
+    "AUDIO_SUFFIXES", "CLASSES", "MODALITIES", "VIDEO_SUFFIXES", "FeatureTables", "FitConfig",
     "FitResult", "Prediction", "ServeLimits", "audit", "cache_info", "cache_prune",
-    "cache_verify", "check_submission", "clips_from_files", "evaluate", "extract",
+    "cache_verify", "check_submission", "cli_options", "clips_from_files", "evaluate", "extract",
     "extractor_options", "feature_table", "features", "fit", "import_table", "index",
     "is_media_file", "load_model", "make_extractors", "media_duration", "model_summary",
     "parse_modalities", "predict", "predict_windows", "read_fit_config", "submit",
@@ -66,7 +76,7 @@ ExtractorOptions = Mapping[str, Mapping[str, Any]]
 def __getattr__(name: str) -> Any:
     """Settings classes and the demo generator, imported on first use (pydantic and the
     generator are not needed by a cached ``emo extract``)."""
-    if name in ("FitConfig", "ServeLimits", "read_fit_config"):
+    if name in ("FitConfig", "ServeLimits", "cli_options", "read_fit_config"):
         from emo import settings
 
         return getattr(settings, name)
@@ -105,8 +115,6 @@ def parse_modalities(text: str | Sequence[str] | None) -> list[str] | None:
 def _label_map(labels: LabelMap) -> Mapping[str, str | None] | None:
     if labels is None or isinstance(labels, Mapping):
         return labels
-    from emo.data.labels import read_label_map
-
     return read_label_map(labels)
 
 
@@ -289,7 +297,7 @@ def _extract(clips: list[Clip], problems: Sequence[EmoError],
 
 
 @dataclass
-class Features:
+class FeatureTables:
     """Clips with their feature tables: what the models layer consumes.
 
     Attributes
@@ -357,7 +365,7 @@ def features(
     speaker_pattern: str | None = None,
     skeleton: str | Path | None = None,
     tables: bool = True,
-) -> Features:
+) -> FeatureTables:
     """Extract through the cache and load the feature tables.
 
     Parameters
@@ -386,12 +394,13 @@ def features(
 
     Returns
     -------
-    Features
+    FeatureTables
     """
     clips, problems = _load_reporting(data, labels, speaker_pattern, skeleton)
     report = _extract(clips, problems, make_extractors(modalities, extractors, clips), cache,
                       n_jobs=n_jobs, retry_failed=retry_failed, progress=progress, dask=dask)
-    return Features(clips, collect(report.tasks, FeatureCache(cache)) if tables else {}, report)
+    loaded = collect(report.tasks, FeatureCache(cache)) if tables else {}
+    return FeatureTables(clips, loaded, report)
 
 
 def feature_table(data: DataArg, **options: Any) -> pd.DataFrame:
@@ -463,20 +472,6 @@ class FitResult:
         return self.bundle.scores
 
 
-def _fusion(config: FitConfig, n_jobs: int) -> Any:
-    """The unfitted fusion model a configuration describes."""
-    from emo.models import EnsembleClassifier, ModalityClassifier, StackingFusion
-
-    common = {"actor_norm": config.actor_norm, "random_state": config.seed, **config.model}
-    if config.estimator == "ensemble":
-        base = EnsembleClassifier(balance_actors=config.balance_actors, **common)
-    else:
-        base = ModalityClassifier(backend=config.estimator, **common)
-    return StackingFusion(base=base, meta=config.meta, n_splits=config.n_splits,
-                          balance_actors=config.balance_actors, random_state=config.seed,
-                          n_jobs=n_jobs)
-
-
 def fit(
     data: DataArg,
     *,
@@ -520,59 +515,39 @@ def fit(
     LayoutError
         No labelled clip with features.
     """
-    from emo.models import Bundle, cross_validate
+    from emo.models.train import make_fusion, train
     from emo.settings import FitConfig
 
     config = config or FitConfig()
     if config.model:  # a bad model parameter is refused now, not after extraction
         try:
-            _fusion(config, n_jobs)
+            make_fusion(config, n_jobs)
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"model: {exc}") from None
     clips, problems = _load_reporting(data, labels, speaker_pattern, None)
     chosen = make_extractors(modalities, config.extractors, clips)  # bad settings: now
     out = Path(out)
-    timings: dict[str, float] = {}
     t0 = time.perf_counter()
     extraction = _extract(clips, problems, chosen, cache, n_jobs=n_jobs, progress=progress)
-    feats = Features(clips, collect(extraction.tasks, FeatureCache(cache)), extraction)
-    timings["extract"] = time.perf_counter() - t0
+    feats = FeatureTables(clips, collect(extraction.tasks, FeatureCache(cache)), extraction)
+    extract_timings = {"extract": time.perf_counter() - t0}
     for modality, seconds in feats.report.seconds.items():
-        timings[f"extract_{modality}_cpu"] = seconds
+        extract_timings[f"extract_{modality}_cpu"] = seconds
     y = feats.labels()
     if y.empty:
         raise LayoutError("no labelled clip with features: nothing to fit")
     X = feats.matrix().loc[y.index]
     groups = _training_groups(feats, y)
-    fusion = _fusion(config, n_jobs)
-    t0 = time.perf_counter()
-    cv = cross_validate(fusion, X, y, groups, n_splits=config.n_splits, loso=config.loso,
-                        random_state=config.seed)
-    timings["cross_validate"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    fusion.fit(X, y, groups=groups)
-    timings["fit"] = time.perf_counter() - t0
-    identifier, inference = None, None
-    scores = {**cv.to_dict(), "timings": timings, "n_clips": int(len(y)),
-              "n_actors": int(groups.nunique())}
-    if config.infer_actors and groups.nunique() >= 3:
-        from emo.models import ActorIdentifier, simulate_inference
-
-        t0 = time.perf_counter()
-        identifier = ActorIdentifier(random_state=config.seed).fit(X, groups=groups)
-        inference = simulate_inference(ActorIdentifier(random_state=config.seed), X, groups,
-                                       y=y, fold_models=cv.fold_models,
-                                       known=cv.oof_proba["fused"].idxmax(axis=1),
-                                       random_state=config.seed)
-        scores["actor_inference"] = inference
-        timings["actor_inference"] = time.perf_counter() - t0
+    trained = train(X, y, groups, config, n_jobs=n_jobs)
+    trained.scores["timings"] = {**extract_timings, **trained.timings}
     extractors: dict[str, dict[str, Any]] = {}
     for task in feats.report.tasks:  # the media extractor of a modality wins over a table
         if task.modality not in extractors or extractors[task.modality]["extractor"] == "table":
             extractors[task.modality] = task.extractor.identity()
     bundle = Bundle(
-        fusion=fusion, identifier=identifier, extractors=extractors,
-        label_map=dict(_label_map(labels) or {}), config=config.model_dump(), scores=scores,
+        fusion=trained.fusion, identifier=trained.identifier, extractors=extractors,
+        label_map=dict(_label_map(labels) or {}), config=config.model_dump(),
+        scores=trained.scores,
         provenance={"data": _fingerprint(y, groups),
                     "machine": {"platform": platform.platform(),
                                 "python": platform.python_version()}},
@@ -581,13 +556,15 @@ def fit(
     if report:
         from emo.report import write_report
 
-        write_report(out, cv, timings=timings, top_features=bundle.top_features(),
+        write_report(out, trained.cv, timings=trained.timings,
+                     top_features=bundle.top_features(),
                      meta={"extractors": extractors, "config": bundle.config,
-                           "data": bundle.provenance["data"]}, actor_inference=inference)
-    return FitResult(out, bundle, feats.report, cv)
+                           "data": bundle.provenance["data"]},
+                     actor_inference=trained.scores.get("actor_inference"))
+    return FitResult(out, bundle, feats.report, trained.cv)
 
 
-def _training_groups(feats: Features, y: pd.Series) -> pd.Series:
+def _training_groups(feats: FeatureTables, y: pd.Series) -> pd.Series:
     """Actor of each labelled clip; training clips must name their actor."""
     actors = feats.actors().loc[y.index]
     unknown = actors.isna() | (actors.astype(str) == "")
@@ -599,8 +576,6 @@ def _training_groups(feats: Features, y: pd.Series) -> pd.Series:
 
 
 def _fingerprint(y: pd.Series, groups: pd.Series) -> dict[str, Any]:
-    import hashlib
-
     blob = json.dumps(sorted(zip(y.index, y, groups.loc[y.index], strict=True)))
     return {"sha256": hashlib.sha256(blob.encode()).hexdigest(), "n_clips": len(y),
             "classes": {c: int((y == c).sum()) for c in CLASSES if (y == c).any()}}
@@ -624,8 +599,6 @@ def load_model(model: str | Path | Bundle) -> Bundle:
         Not a bundle, altered files, another emo major version, or extractor versions
         that differ from the installed ones.
     """
-    from emo.models import Bundle
-
     if isinstance(model, Bundle):
         return model
     bundle = Bundle.load(model)
@@ -657,8 +630,6 @@ def warm(model: str | Path | Bundle | None = None, *,
     BundleError
         When ``model`` cannot be loaded.
     """
-    import importlib
-
     for module in ("av", "soundfile"):  # what media_duration reads headers with
         importlib.import_module(module)
     if not extractors:
@@ -683,8 +654,6 @@ def _bundle_extractors(bundle: Bundle) -> dict[str, Extractor]:
 
 def model_summary(model: str | Path) -> dict[str, Any]:
     """The scores, timings and settings of a saved model, without loading it."""
-    from emo.models import Bundle
-
     info = Bundle.read_info(model)
     return {**info["scores"], "config": info["config"], "extractors": info["extractors"]}
 
@@ -697,7 +666,8 @@ class Prediction:
     ----------
     frame
         One row per clip (or window) with a prediction: ``id`` (``start``, ``end`` for
-        windows), ``pred_<modality>`` (each modality's own classifier), ``pred`` (fused)
+        windows), ``group`` (the actor or inferred pseudo-actor the clip was normalised
+        with), ``pred_<modality>`` (each modality's own classifier), ``pred`` (fused)
         and ``proba_<class>`` (fused probabilities).
     report
         The extraction report; ``report.failures`` names every clip without a prediction
@@ -721,19 +691,6 @@ class Prediction:
         are notes on a modality the clip was predicted without."""
         done = set(self.frame["id"])
         return [f for f in self.report.failures if f.clip_id not in done]
-
-
-def _prediction_groups(clips: Sequence[Clip], X: pd.DataFrame, identifier: Any) -> pd.Series:
-    """Actor of each clip; clips without one are grouped into pseudo-actors by the
-    bundle's actor identifier (label-free), or form one group when it has none."""
-    import pandas as pd
-
-    known = pd.Series({c.id: c.actor or None for c in clips}, dtype=object).reindex(X.index)
-    if not known.isna().any():
-        return known.astype(str)
-    if identifier is None:
-        return known.fillna("~unknown").astype(str)
-    return identifier.predict(X, groups=known).astype(str)
 
 
 def predict(
@@ -775,24 +732,23 @@ def predict(
                       progress=progress)
     tables = collect(report.tasks, FeatureCache(cache))
     columns = [c for m in bundle.modalities for c in bundle.feature_columns[m]]
-    X = Features(clips, tables, report).matrix().reindex(columns=columns)
+    X = FeatureTables(clips, tables, report).matrix().reindex(columns=columns)
     X = X.loc[X.notna().any(axis=1)]
     _name_unpredicted(clips, X.index, report, bundle)
     if X.empty:
-        empty = pd.DataFrame(columns=["id", *(f"pred_{m}" for m in bundle.modalities), "pred",
-                                      *(f"proba_{c}" for c in bundle.classes)])
+        empty = pd.DataFrame(columns=["id", "group", *(f"pred_{m}" for m in bundle.modalities),
+                                      "pred", *(f"proba_{c}" for c in bundle.classes)])
         return Prediction(empty, report)
-    groups = _prediction_groups(clips, X, bundle.identifier)
-    fused = pd.DataFrame(bundle.fusion.predict_proba(X, groups=groups), index=X.index,
-                         columns=bundle.classes)
-    singles = bundle.fusion.predict_proba_modalities(X, groups=groups)
-    frame = pd.DataFrame({"id": fused.index})
-    for modality, proba in singles.items():
+    known = pd.Series({c.id: c.actor or None for c in clips}, dtype=object)
+    result = bundle.predict(X, known_actors=known)
+    fused = result.fused
+    frame = pd.DataFrame({"id": fused.index, "group": result.groups.to_numpy()})
+    for modality, proba in result.modalities.items():
         frame[f"pred_{modality}"] = frame["id"].map(proba.idxmax(axis=1))
     frame["pred"] = fused.idxmax(axis=1).to_numpy()
     for cls in fused.columns:
         frame[f"proba_{cls}"] = fused[cls].to_numpy()
-    return Prediction(frame, report, {"fused": fused, **singles}, X, groups)
+    return Prediction(frame, report, {"fused": fused, **result.modalities}, X, result.groups)
 
 
 def _name_unpredicted(clips: Sequence[Clip], predicted: pd.Index, report: ExtractionReport,
@@ -806,71 +762,6 @@ def _name_unpredicted(clips: Sequence[Clip], predicted: pd.Index, report: Extrac
                 f"({', '.join(bundle.modalities)})")))
 
 
-def window_bounds(duration: float, window: float, hop: float | None = None
-                  ) -> list[tuple[float, float]]:
-    """Sliding windows ``[start, end)`` over a recording: every window of length
-    ``window`` starting at multiples of ``hop`` that fits in ``duration`` (one window of
-    the whole recording when it is shorter than ``window``).
-
-    Parameters
-    ----------
-    duration
-        Length of the recording in seconds.
-    window
-        Window length in seconds.
-    hop
-        Step between window starts (default: ``window``, no overlap).
-
-    Returns
-    -------
-    list of (start, end)
-
-    Examples
-    --------
-    >>> window_bounds(5.0, 2.0, 1.0)
-    [(0.0, 2.0), (1.0, 3.0), (2.0, 4.0), (3.0, 5.0)]
-    >>> window_bounds(1.5, 2.0)
-    [(0.0, 1.5)]
-    """
-    hop = hop or window
-    if not window > 0 or not hop > 0:
-        raise ConfigError(f"window and hop must be > 0 seconds, got {window} and {hop}")
-    if duration <= window:
-        return [(0.0, float(round(duration, 6)))]
-    count = int((duration - window) / hop + 1e-9) + 1
-    return [(float(round(k * hop, 6)), float(round(k * hop + window, 6))) for k in range(count)]
-
-
-def media_duration(path: str | Path) -> float:
-    """Length of an audio or video file in seconds (0 for a still image), from its header.
-
-    Raises
-    ------
-    MediaError
-        When the file cannot be opened as audio or video.
-    """
-    import contextlib
-
-    import av
-    import soundfile
-
-    from emo.data.media import is_image
-
-    path = Path(path)
-    if is_image(path):
-        return 0.0
-    with contextlib.suppress(soundfile.LibsndfileError, RuntimeError, TypeError):
-        return float(soundfile.info(path).duration)  # WAV/FLAC/AIFF/OGG/MP3: a header read
-    try:
-        with av.open(str(path)) as container:
-            if container.duration is not None:
-                return container.duration / av.time_base
-            return max((float(s.duration * s.time_base) for s in container.streams
-                        if s.duration is not None and s.time_base is not None), default=0.0)
-    except (av.FFmpegError, UnicodeDecodeError, ValueError, OSError) as exc:
-        raise MediaError(f"not a readable audio or video file: {exc}", path) from None
-
-
 def predict_windows(
     model: str | Path | Bundle,
     media: str | Path,
@@ -878,17 +769,21 @@ def predict_windows(
     window: float = 2.0,
     hop: float | None = None,
     skeleton: str | Path | None = None,
+    whole: bool = False,
+    duration: float | None = None,
     cache: str | Path = "cache",
     n_jobs: int = 1,
     progress: Progress = None,
 ) -> Prediction:
-    """Predict a recording in sliding windows: one row per window.
+    """Predict a recording in sliding windows: one row per window (and, with ``whole``,
+    one for the whole recording, first).
 
-    Windows are clips ``<stem>@<start>-<end>`` on the same file, so the extraction
-    decodes the file once and shares its per-frame analysis between overlapping windows.
-    They carry no actor: they are grouped for per-actor normalisation by the bundle's
-    actor identifier like any clips without an actor (a recording may hold several
-    people). Without a skeleton file, body comes from video pose.
+    Windows are clips ``<stem>@<start>-<end>`` on the same file, extracted together (with
+    the whole recording when asked) in one pass: the file is decoded once and its per-frame
+    analysis shared between overlapping windows, and the actor identifier groups all of
+    them at once. They carry no actor: they are grouped for per-actor normalisation by the
+    bundle's actor identifier like any clips without an actor (a recording may hold
+    several people). Without a skeleton file, body comes from video pose.
 
     Parameters
     ----------
@@ -900,30 +795,27 @@ def predict_windows(
         Window length and step in seconds (``hop`` defaults to ``window``).
     skeleton
         A Kinect file recorded with the media (its frames at 30 fps from the media start).
+    whole
+        Also predict the whole recording (its row has the file's id, start 0 and end
+        ``duration``).
+    duration
+        The media's length in seconds when the caller has read it already (default: read
+        from the file's header).
     cache, n_jobs, progress
         As for :func:`extract`.
 
     Returns
     -------
     Prediction
-        ``frame`` has ``id, start, end, pred_<modality>, pred, proba_<class>``; windows
-        without any readable modality are named in ``report.failures``.
+        ``frame`` has ``id, start, end, group, pred_<modality>, pred, proba_<class>``;
+        windows without any readable modality are named in ``report.failures``.
     """
-    from emo.data.skeleton import KINECT_FPS
-
     (clip,) = clips_from_files([media], skeleton=skeleton)
-    bounds = window_bounds(media_duration(media), window, hop)
-    windows = []
-    for t0, t1 in bounds:
-        frames = {}
-        if clip.skeleton is not None:
-            first = round(t0 * KINECT_FPS)
-            frames = {"skeleton_start": first,
-                      "skeleton_end": max(first, round(t1 * KINECT_FPS) - 1)}
-        windows.append(replace(clip, id=f"{clip.id}@{t0:.3f}-{t1:.3f}", start=t0, end=t1,
-                               **frames))
-    prediction = predict(model, windows, cache=cache, n_jobs=n_jobs, progress=progress)
-    spans = {w.id: (w.start, w.end) for w in windows}
+    duration = media_duration(media) if duration is None else duration
+    windows = window_clips(clip, window_bounds(duration, window, hop))
+    clips = [clip, *windows] if whole else windows
+    prediction = predict(model, clips, cache=cache, n_jobs=n_jobs, progress=progress)
+    spans = {w.id: (w.start, w.end) for w in windows} | {clip.id: (0.0, duration)}
     frame = prediction.frame
     frame.insert(1, "start", frame["id"].map(lambda i: spans[i][0]))
     frame.insert(2, "end", frame["id"].map(lambda i: spans[i][1]))
@@ -932,17 +824,26 @@ def predict_windows(
 
 def evaluate(model: str | Path, data: DataArg, *, out: str | Path, cache: str | Path = "cache",
              n_jobs: int = 1, progress: Progress = None, labels: LabelMap = None,
-             speaker_pattern: str | None = None) -> dict[str, Any]:
+             speaker_pattern: str | None = None, hide_actors: bool = False) -> dict[str, Any]:
     """Score a fitted bundle on labelled data it has not seen.
 
-    Writes ``evaluation.json`` and the report (HTML, confusion matrices) to ``out``. The
-    scores cover the clips with a prediction; the others are listed in ``failures``.
+    Writes ``evaluation.json`` and the report (HTML, confusion matrices, UAR per actor) to
+    ``out``. The scores cover the clips with a prediction; the others are listed in
+    ``failures``.
+
+    Parameters
+    ----------
+    hide_actors
+        Predict as if no clip named its actor (as for challenge test descriptors): the
+        bundle's actor identifier groups them, and ``grouping`` says how the clips of each
+        actor were grouped. The UAR per actor still uses the actors the data names.
 
     Returns
     -------
     dict
-        UAR per modality and fused, per-class recall, confusion matrices, clip counts,
-        failures.
+        UAR per modality and fused (also per actor, ``uar_actors``), per-class recall,
+        confusion matrices, clip counts, failures and, when some clips were predicted
+        without their actor, ``grouping`` (group -> clips and the actors they came from).
     """
     import pandas as pd
 
@@ -953,20 +854,35 @@ def evaluate(model: str | Path, data: DataArg, *, out: str | Path, cache: str | 
     if not clips:
         raise LayoutError("no labelled clip to evaluate on")
     bundle = load_model(model)
+    shown = [replace(c, actor=None) for c in clips] if hide_actors else clips
     t0 = time.perf_counter()
-    prediction = predict(bundle, clips, cache=cache, n_jobs=n_jobs, progress=progress)
+    prediction = predict(bundle, shown, cache=cache, n_jobs=n_jobs, progress=progress)
     seconds = time.perf_counter() - t0
     y = pd.Series({c.id: c.label for c in clips}, dtype=object)
     groups = pd.Series({c.id: c.group for c in clips}, dtype=object)
     result = score_probabilities(prediction.probabilities, y, groups, classes=bundle.classes)
+    grouping = None
+    if prediction.groups is not None and any(not c.actor for c in shown):
+        grouping = _grouping(prediction.groups, {c.id: c.actor for c in clips})
     out = Path(out)
-    summary = {**result.to_dict(), "model": str(model),
+    summary = {**result.to_dict(), "model": str(model), "grouping": grouping,
                "failures": [str(f) for f in prediction.report.failures]}
     atomic_write(out / "evaluation.json", json.dumps(summary, indent=2, default=float))
     write_report(out, result, timings={"extract + predict": seconds},
                  top_features=bundle.top_features(),
-                 meta={"model": str(model), "extractors": bundle.extractors})
+                 meta={"model": str(model), "extractors": bundle.extractors},
+                 grouping=grouping)
     return summary
+
+
+def _grouping(groups: pd.Series, actors: Mapping[str, str | None]) -> dict[str, dict]:
+    """Group -> its clip count and, by actor the data names, how many of its clips."""
+    out = {}
+    for group, ids in sorted(groups.groupby(groups).groups.items()):
+        named = [actors[i] for i in ids if actors.get(i)]
+        out[str(group)] = {"clips": len(ids),
+                           "actors": {str(a): named.count(a) for a in sorted(set(named))}}
+    return out
 
 
 def submit(model: str | Path, data: DataArg, *, phase: str, out: str | Path,

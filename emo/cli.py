@@ -1,10 +1,14 @@
 """The ``emo`` command line: a thin shell over :mod:`emo.api`.
 
-Every option's help is written once, in :data:`HELP`; options several commands share are
-defined once, as option groups (the dataclasses of :data:`_GROUPS`: the data and how to read
-it, the cache and workers, the extractors, the fit settings, the service limits) that
-:func:`_grouped` expands into typer parameters. Errors reach the user as one line (``-v``
-adds the traceback), with the exit codes of :data:`EXIT_CODES`.
+Every option's help is written once: the settings' options (``emo fit``'s model and CV
+settings, ``emo serve``'s limits) are made from the fields of :class:`emo.settings.FitConfig`
+and :class:`emo.settings.ServeLimits` (their descriptions are the help), the others' help is
+in :data:`HELP`. Options several commands share are defined once, as option groups (the
+classes of :data:`_GROUPS`: the data and how to read it, the cache and workers, the
+extractors, the fit settings, the service limits) that :class:`_Grouped` expands into typer
+parameters when typer builds the command, so that ``import emo.cli`` loads no settings model.
+Errors reach the user as one line (``-v`` adds the traceback), with the exit codes of
+:data:`EXIT_CODES`.
 """
 
 from __future__ import annotations
@@ -53,8 +57,6 @@ cache_app = typer.Typer(help="Inspect and maintain the feature cache.", no_args_
 app.add_typer(cache_app, name="cache")
 
 log = logging.getLogger("emo")
-_FIT = api.FitConfig()
-_LIMITS = api.ServeLimits()
 
 
 class _State:
@@ -109,23 +111,8 @@ HELP = {
         "Run on a Dask cluster: scheduler address, or local:N.",
     "--config": "fit.toml: models, CV protocol, seed, extractor settings. A flag given on the "
                 "command line wins over the same setting in the file.",
-    "--folds":
-        f"Outer actor-grouped folds (default: {_FIT.n_splits}).",
-    "--loso":
-        f"Leave-one-actor-out outer CV instead of --folds (default: {_FIT.loso}).",
-    "--seed":
-        f"Random seed (default: {_FIT.seed}).",
-    "--estimator":
-        "Per-modality model: ensemble (logistic regression + RBF SVM + LightGBM, soft vote), "
-        f"lightgbm or xgboost (default: {_FIT.estimator}).",
-    "--balance-actors": "Nudge each actor's predicted class totals towards the training "
-                        f"class proportions, label-free (default: {_FIT.balance_actors}).",
-    "--meta":
-        f"Fusion: logreg, gbm or average (default: {_FIT.meta}).",
-    "--actor-norm":
-        f"Label-free per-actor feature normalisation (default: {_FIT.actor_norm}).",
-    "--infer-actors": "Group clips without an actor (frames_TEST*) into inferred pseudo-actors "
-                      f"for per-actor normalisation (default: {_FIT.infer_actors}).",
+    "--hide-actors": "Predict as if no clip named its actor (like challenge test "
+                     "descriptors) and report how the clips of each actor were grouped.",
     "--window": "Predict each media file in sliding windows of this many seconds: one row per "
                 "window (id, start, end, pred_<modality>, pred, proba_<class>).",
     "--hop":
@@ -140,16 +127,6 @@ HELP = {
         "Interface to bind.",
     "--port":
         "TCP port.",
-    "--workers":
-        "Worker processes (requests computed at once).",
-    "--max-upload-mb":
-        "Largest upload (all files of a request), in MB; larger gets 413.",
-    "--max-duration":
-        "Longest media accepted, in seconds; longer gets 422.",
-    "--timeout":
-        "Longest time a request may take, queueing included, in seconds; then 504.",
-    "--max-queue":
-        "Requests that may wait for a busy worker; more get 503.",
     "--actors":
         "Labelled actors.",
     "--takes":
@@ -258,19 +235,55 @@ class _Extraction:
                                      pose_fps=self.pose_fps)
 
 
-@dataclasses.dataclass(frozen=True)
-class _FitSettings:
-    """``--config`` and the flags that override its settings (``None``: not given)."""
+def _dataclass_parameters(group: type) -> list[inspect.Parameter]:
+    """The typer parameters of a dataclass option group: one per field."""
+    hints = typing.get_type_hints(group, include_extras=True)
+    return [inspect.Parameter(
+        f.name, inspect.Parameter.KEYWORD_ONLY, annotation=hints[f.name],
+        default=inspect.Parameter.empty if f.default is dataclasses.MISSING else f.default)
+        for f in dataclasses.fields(group)]
 
-    config: Annotated[Path | None, _opt("--config")] = None
-    folds: Annotated[int | None, _opt("--folds")] = None
-    loso: Annotated[bool | None, _opt("--loso/--no-loso")] = None
-    seed: Annotated[int | None, _opt("--seed")] = None
-    estimator: Annotated[str | None, _opt("--estimator")] = None
-    meta: Annotated[str | None, _opt("--meta")] = None
-    actor_norm: Annotated[bool | None, _opt("--actor-norm/--no-actor-norm")] = None
-    balance_actors: Annotated[bool | None, _opt("--balance-actors/--no-balance-actors")] = None
-    infer_actors: Annotated[bool | None, _opt("--infer-actors/--no-infer-actors")] = None
+
+class _SettingsOptions:
+    """An option group made from a settings model: one option per scalar field (see
+    :func:`emo.settings.cli_options`); a value not given on the command line is ``None``,
+    so the model's default (or the settings file) applies."""
+
+    #: Name of the settings model in :mod:`emo.api`.
+    model = ""
+
+    def __init__(self, **values: Any) -> None:
+        self.given = {k: v for k, v in values.items() if v is not None}
+
+    @classmethod
+    def parameters(cls) -> list[inspect.Parameter]:
+        """One typer parameter per scalar field of the model."""
+        params = []
+        for option in api.cli_options(getattr(api, cls.model)):
+            flag = (f"--{option.flag}/--no-{option.flag}" if option.kind is bool
+                    else f"--{option.flag}")
+            typed = typer.Option(flag, help=option.help, show_default=False)
+            params.append(inspect.Parameter(  # values are checked by the settings model
+                option.field, inspect.Parameter.KEYWORD_ONLY, default=None,
+                annotation=Annotated[option.kind | None, typed]))
+        return params
+
+
+class _FitSettings(_SettingsOptions):
+    """``--config`` and the flags that override its settings (``FitConfig`` fields)."""
+
+    model = "FitConfig"
+
+    def __init__(self, config: Path | None = None, **values: Any) -> None:
+        super().__init__(**values)
+        self.config = config
+
+    @classmethod
+    def parameters(cls) -> list[inspect.Parameter]:
+        """``--config``, then the settings' options."""
+        config = inspect.Parameter("config", inspect.Parameter.KEYWORD_ONLY, default=None,
+                                   annotation=Annotated[Path | None, _opt("--config")])
+        return [config, *super().parameters()]
 
     def read(self, extractors: dict[str, dict[str, Any]]) -> api.FitConfig:
         """The fit settings: the file's (or the defaults), the flags winning.
@@ -281,61 +294,62 @@ class _FitSettings:
             Naming the file, the key and the allowed values.
         """
         settings = api.read_fit_config(self.config) if self.config else api.FitConfig()
-        return settings.override(n_splits=self.folds, loso=self.loso, seed=self.seed,
-                                 estimator=self.estimator, meta=self.meta,
-                                 actor_norm=self.actor_norm,
-                                 balance_actors=self.balance_actors,
-                                 infer_actors=self.infer_actors,
-                                 extractors=extractors)
+        return settings.override(**self.given, extractors=extractors)
 
 
-@dataclasses.dataclass(frozen=True)
-class _Limits:
-    """What the service accepts (validated by ``ServeLimits``)."""
+class _Limits(_SettingsOptions):
+    """What the service accepts (``ServeLimits`` fields)."""
 
-    workers: Annotated[int, _opt("--workers")] = _LIMITS.workers
-    max_upload_mb: Annotated[float, _opt("--max-upload-mb")] = _LIMITS.max_upload_mb
-    max_duration: Annotated[float, _opt("--max-duration")] = _LIMITS.max_duration_s
-    timeout: Annotated[float, _opt("--timeout")] = _LIMITS.timeout_s
-    max_queue: Annotated[int, _opt("--max-queue")] = _LIMITS.max_queue
-
-    def options(self) -> dict[str, Any]:
-        """The ``ServeLimits`` fields."""
-        return {"workers": self.workers, "max_upload_mb": self.max_upload_mb,
-                "max_duration_s": self.max_duration, "timeout_s": self.timeout,
-                "max_queue": self.max_queue}
+    model = "ServeLimits"
 
 
 _GROUPS = (_Data, _MediaData, _OptionalData, _Work, _Extraction, _FitSettings, _Limits)
 
 
-def _grouped(command: Callable[..., None]) -> Callable[..., None]:
-    """Expand each parameter typed with an option group into the group's own parameters,
-    and hand the command one group object built from them."""
-    hints = typing.get_type_hints(command, include_extras=True)
-    params: list[inspect.Parameter] = []
-    groups: dict[str, tuple[type, list[str]]] = {}
-    for name, param in inspect.signature(command).parameters.items():
-        group = hints[name]
-        if group not in _GROUPS:
-            params.append(param.replace(kind=inspect.Parameter.KEYWORD_ONLY, annotation=group))
-            continue
-        fields = typing.get_type_hints(group, include_extras=True)
-        groups[name] = (group, [f.name for f in dataclasses.fields(group)])
-        params += [inspect.Parameter(
-            f.name, inspect.Parameter.KEYWORD_ONLY, annotation=fields[f.name],
-            default=inspect.Parameter.empty if f.default is dataclasses.MISSING else f.default)
-            for f in dataclasses.fields(group)]
+class _Grouped:
+    """A command whose parameters typed with an option group are expanded into the group's
+    own parameters; the command gets one group object built from them.
 
-    @functools.wraps(command)
-    def run(**values: Any) -> None:
-        for name, (group, fields) in groups.items():
+    The expansion is made when typer first reads the signature (when it builds the
+    command line), not at import.
+    """
+
+    def __init__(self, command: Callable[..., None]) -> None:
+        self.command = command
+        self.__name__ = command.__name__
+        self.__qualname__ = command.__qualname__
+        self.__module__ = command.__module__
+        self.__doc__ = command.__doc__
+
+    @functools.cached_property
+    def _plan(self) -> tuple[inspect.Signature, dict[str, tuple[type, list[str]]]]:
+        hints = typing.get_type_hints(self.command, include_extras=True)
+        params: list[inspect.Parameter] = []
+        groups: dict[str, tuple[type, list[str]]] = {}
+        for name, param in inspect.signature(self.command).parameters.items():
+            group = hints[name]
+            if group not in _GROUPS:
+                params.append(param.replace(kind=inspect.Parameter.KEYWORD_ONLY,
+                                            annotation=group))
+                continue
+            own = (group.parameters() if issubclass(group, _SettingsOptions)
+                   else _dataclass_parameters(group))
+            groups[name] = (group, [p.name for p in own])
+            params += own
+        return inspect.Signature(params), groups
+
+    @property
+    def __signature__(self) -> inspect.Signature:
+        return self._plan[0]
+
+    @property
+    def __annotations__(self) -> dict[str, Any]:  # type: ignore[override]
+        return {p.name: p.annotation for p in self.__signature__.parameters.values()}
+
+    def __call__(self, **values: Any) -> None:
+        for name, (group, fields) in self._plan[1].items():
             values[name] = group(**{f: values.pop(f) for f in fields})
-        command(**values)
-
-    run.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
-    run.__annotations__ = {p.name: p.annotation for p in params}
-    return run
+        self.command(**values)
 
 
 # -- output -------------------------------------------------------------------------------
@@ -445,6 +459,10 @@ def _uar_lines(scores: dict[str, Any], title: str = "UAR (actor-grouped CV):") -
         if folds and len(folds) > 1:
             spread = f"  ± {statistics.stdev(folds) * 100:4.1f} across {len(folds)} folds"
         lines.append(f"  {name:<6} {value * 100:5.1f}%{spread}")
+    actors = scores.get("uar_actors", {}).get("fused", {})
+    if actors:
+        lines.append("  fused, per actor: " + ", ".join(f"{a} {v * 100:.1f}%"
+                                                     for a, v in actors.items()))
     return "\n".join(lines)
 
 
@@ -474,7 +492,7 @@ def synth(
 
 
 @app.command()
-@_grouped
+@_Grouped
 def index(
     source: _MediaData,
     output: Annotated[Path, _opt("-o", "--output", help="Manifest CSV to write.")],
@@ -492,7 +510,7 @@ def index(
 
 
 @app.command()
-@_grouped
+@_Grouped
 def extract(
     source: _MediaData,
     work: _Work,
@@ -518,7 +536,7 @@ def extract(
 
 
 @app.command("features")
-@_grouped
+@_Grouped
 def features_cmd(
     source: _MediaData,
     work: _Work,
@@ -575,7 +593,7 @@ def import_cmd(
 
 
 @app.command()
-@_grouped
+@_Grouped
 def fit(
     source: _Data,
     work: _Work,
@@ -605,24 +623,28 @@ def fit(
 
 
 @app.command()
-@_grouped
+@_Grouped
 def predict(
     model: ModelArg,
     source: _MediaData,
     work: _Work,
     window: Annotated[float | None, _opt("--window")] = None,
     hop: Annotated[float | None, _opt("--hop")] = None,
-    output: Annotated[Path, _opt("-o", "--output", help="Predictions CSV.")] = Path(
-        "predictions.csv"),
+    output: Annotated[Path | None, _opt("-o", "--output", help=(
+        "Predictions CSV. Without it, one clip's prediction is printed and no file is "
+        "written; several clips go to predictions.csv, or predictions-1.csv... when that "
+        "exists (an existing file is never replaced without -o)."))] = None,
 ) -> None:
-    """Predict clips: id, pred_<modality>, fused pred and proba_<class> per clip (or per
-    window with --window). The model's own extractors are used.
+    """Predict clips: id, group (actor or inferred pseudo-actor), pred_<modality>, fused
+    pred and proba_<class> per clip (or per window with --window). The model's own
+    extractors are used. One clip without -o: the class and top probabilities are printed.
 
     Exits 1 naming each clip (or window) without a prediction and why; the others are
     written.
 
-    Example: emo predict model demo -o predictions.csv; emo predict model clip.mp4
-    --skeleton clip_kinect.txt; emo predict model long.mp4 --window 2 --hop 1 -o windows.csv
+    Example: emo predict model clip.wav; emo predict model demo -o predictions.csv; emo
+    predict model clip.mp4 --skeleton clip_kinect.txt; emo predict model long.mp4 --window 2
+    --hop 1 -o windows.csv
     """
     bundle = api.load_model(model)
     if window is None:
@@ -632,12 +654,37 @@ def predict(
         frame, failures = result.frame, result.report.failures
     else:
         frame, failures = _predict_windows(bundle, source, work, window, hop)
+    what = ("clip(s) or window(s) without a prediction" if window else
+            "clip(s) could not be read")
+    if output is None and window is None and len(frame) <= 1:
+        for row in frame.to_dict("records"):
+            _say(_prediction_line(row, bundle.classes))
+        _result({"predictions": frame.to_dict("records"),
+                 "failures": [str(f) for f in failures]})
+        _finish(failures, what)
+    output = output or _free_name(Path("predictions.csv"))
     api.write_table(frame, output, index=False)
     _say(f"{len(frame)} predictions -> {output}")
     _result({"predictions": str(output), "rows": len(frame),
              "failures": [str(f) for f in failures]})
-    _finish(failures, "clip(s) or window(s) without a prediction" if window else
-            "clip(s) could not be read")
+    _finish(failures, what)
+
+
+def _prediction_line(row: dict[str, Any], classes: Sequence[str], top: int = 3) -> str:
+    """``id: class (p1 class1, p2 class2, ...)`` with the ``top`` fused probabilities."""
+    ranked = sorted(classes, key=lambda c: -row[f"proba_{c}"])[:top]
+    shares = ", ".join(f"{c} {row[f'proba_{c}'] * 100:.0f}%" for c in ranked)
+    return f"{row['id']}: {row['pred']}  ({shares}; group {row['group']})"
+
+
+def _free_name(path: Path) -> Path:
+    """``path``, or ``<stem>-1<suffix>``, ``<stem>-2<suffix>``... the first that does not
+    exist."""
+    candidate, n = path, 0
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
+    return candidate
 
 
 def _predict_windows(bundle: Any, source: _MediaData, work: _Work, window: float,
@@ -671,22 +718,24 @@ def _predict_windows(bundle: Any, source: _MediaData, work: _Work, window: float
 
 
 @app.command()
-@_grouped
+@_Grouped
 def evaluate(
     model: ModelArg,
     source: _Data,
     work: _Work,
     output: Annotated[Path, _opt("-o", "--output", help="Folder for evaluation.json and the "
                                                         "report.")] = Path("evaluation"),
+    hide_actors: Annotated[bool, _opt("--hide-actors/--no-hide-actors")] = False,
 ) -> None:
-    """Score a fitted model on labelled data it has not seen: UAR, per-class recall,
-    confusion matrices per modality and fused (JSON + HTML report).
+    """Score a fitted model on labelled data it has not seen: UAR (also per actor),
+    per-class recall, confusion matrices per modality and fused (JSON + HTML report);
+    --hide-actors also shows how the clips of each actor were grouped.
 
-    Example: emo evaluate model heldout_data -o evaluation
+    Example: emo evaluate model heldout_data -o evaluation --hide-actors
     """
     with _progress("extracting") as progress:
         summary = api.evaluate(model, source.data, out=output, progress=progress,
-                               **work.options(), **source.options())
+                               hide_actors=hide_actors, **work.options(), **source.options())
     _say(_uar_lines(summary, "UAR (held-out data):"))
     _say(f"report -> {output / 'report.html'}")
     _result(summary)
@@ -725,7 +774,7 @@ def factsheet(
 
 
 @app.command()
-@_grouped
+@_Grouped
 def submit(
     model: Annotated[Path | None, _arg("MODEL")] = None,
     source: _OptionalData = _OptionalData(),
@@ -759,7 +808,7 @@ def submit(
 
 
 @app.command()
-@_grouped
+@_Grouped
 def audit(source: _Data) -> None:
     """Report leakage risks: how well recording names, their order in a session or take
     times alone predict the labels (they must never be features or normalisation groups).
@@ -814,7 +863,7 @@ def cache_prune(cache: CacheOpt = Path("cache")) -> None:
 
 
 @app.command()
-@_grouped
+@_Grouped
 def serve(
     limits: _Limits,
     model: Annotated[Path | None, _opt("--model")] = None,
@@ -829,7 +878,7 @@ def serve(
     """
     from emo.serve import run_server
 
-    run_server(model=model, host=host, port=port, cache=cache, **limits.options())
+    run_server(model=model, host=host, port=port, cache=cache, **limits.given)
 
 
 if __name__ == "__main__":  # pragma: no cover

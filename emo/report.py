@@ -146,6 +146,34 @@ def _recall_table(cv: CVResult) -> str:
             f"<tr><td><b>UAR</b></td>{uar_row}</tr></table>")
 
 
+def _actor_table(cv: CVResult) -> str:
+    """UAR of each actor (rows) for each modality and fused (columns)."""
+    names = _order(list(cv.uar_actors))
+    actors = sorted(set().union(*(cv.uar_actors[n] for n in names))) if names else []
+    head = "".join(f"<th>{html.escape(n)}</th>" for n in names)
+    rows = []
+    for actor in actors:
+        cells = "".join(
+            "<td>&ndash;</td>" if (v := cv.uar_actors[n].get(actor)) is None else
+            f'<td style="background:rgba(108,59,209,{0.05 + 0.4 * v:.2f})">{v:.1%}</td>'
+            for n in names)
+        rows.append(f"<tr><td>{html.escape(actor)}</td>{cells}</tr>")
+    return f"<table><tr><th>actor</th>{head}</tr>{''.join(rows)}</table>"
+
+
+def _grouping(grouping: dict[str, dict]) -> str:
+    """How clips without a known actor were grouped: per group, its clips and the actors
+    they came from (when the data names them)."""
+    rows = "".join(
+        f"<tr><td>{html.escape(group)}</td><td>{g['clips']}</td><td>"
+        + html.escape(", ".join(f"{a} ({n})" for a, n in g.get("actors", {}).items()) or "?")
+        + "</td></tr>"
+        for group, g in grouping.items())
+    return ("<p class='meta'>each group is normalised as one actor; the actors column says "
+            "whose clips it holds</p><table><tr><th>group</th><th>clips</th><th>actors</th>"
+            f"</tr>{rows}</table>")
+
+
 def _features(top_features: dict[str, pd.Series]) -> str:
     blocks = []
     for name in _order(list(top_features)):
@@ -203,6 +231,7 @@ def write_report(
     top_features: dict[str, pd.Series],
     meta: dict,
     actor_inference: dict | None = None,
+    grouping: dict[str, dict] | None = None,
 ) -> Path:
     """Write ``report.html``, ``report.json`` and ``confusion_<name>.png`` into ``out_dir``.
 
@@ -221,6 +250,9 @@ def write_report(
     actor_inference : dict or None, default=None
         Result of :func:`emo.models.simulate_inference`, shown as the "Actor inference" section
         when given.
+    grouping : dict or None, default=None
+        Group -> ``{"clips": n, "actors": {actor: n}}`` of clips predicted with their actors
+        hidden, shown as "How the clips were grouped" when given.
 
     Returns
     -------
@@ -246,6 +278,8 @@ def write_report(
         f"{html.escape(json.dumps(value, default=str)[:400])}</code></div>"
         for key, value in meta.items() if key not in {"cv", "features"}
     )
+    grouped = ("" if grouping is None else "<section><h2>How the clips were grouped (actors "
+               f"hidden)</h2>{_grouping(grouping)}</section>")
     inference = ("" if actor_inference is None else "<section><h2>Actor inference (simulated on "
                  f"the training actors)</h2>{_actor_inference(actor_inference)}</section>")
     page = f"""<!DOCTYPE html>
@@ -255,6 +289,7 @@ def write_report(
 <p>{html.escape(protocol)} &middot; {created}</p></header><main>
 <section><h2>Unweighted average recall</h2>{_cards(cv)}</section>
 <section><h2>Recall per class</h2>{_recall_table(cv)}</section>
+<section><h2>UAR per actor</h2>{_actor_table(cv)}</section>{grouped}
 <section><h2>Confusion matrices (row-normalised)</h2><div class="grid">{"".join(figures)}</div>
 </section>
 <section><h2>Top features</h2>{_features(top_features)}</section>
@@ -271,6 +306,7 @@ def write_report(
                          for m, s in top_features.items()},
         "meta": meta,
         "actor_inference": actor_inference,
+        "grouping": grouping,
     }
     atomic_write(out / "report.json", json.dumps(summary, indent=2, default=str))
     return path

@@ -11,9 +11,12 @@ Endpoints
     the joined table as Parquet when the request has ``Accept: application/vnd.apache.parquet``.
 ``POST /predict``
     Same inputs, with the model given at start: class probabilities per modality and fused,
-    the fused class and the model's top features with this clip's values;
+    the fused class, the clip's group and the model's top features with this clip's values;
     ``?window=2&hop=1`` adds the predictions of sliding windows (:func:`emo.api.predict_windows`,
-    the function behind ``emo predict --window``).
+    the function behind ``emo predict --window``), computed with the whole clip in one pass.
+
+Both answers are pydantic models (:class:`PredictAnswer`, :class:`ExtractAnswer`), so
+``/docs`` and ``/openapi.json`` show their schema.
 ``GET /health``, ``GET /version``, ``GET /docs`` (OpenAPI), ``GET /`` (a page to drop a clip
 on, drawing windowed predictions as a timeline).
 
@@ -57,11 +60,13 @@ from typing import Annotated, Any
 
 from fastapi import FastAPI, File, HTTPException, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from emo import __version__, api
 from emo.errors import EmoError
 
-__all__ = ["MIN_WINDOW", "PARQUET", "UPLOAD_PREFIX", "create_app", "run_server"]
+__all__ = ["MIN_WINDOW", "PARQUET", "UPLOAD_PREFIX", "ExtractAnswer", "PredictAnswer",
+           "create_app", "run_server"]
 
 log = logging.getLogger("emo")
 
@@ -104,6 +109,7 @@ class _Job:
     modalities: tuple[str, ...] | None = None
     window: float | None = None
     hop: float | None = None
+    duration: float | None = None
 
     def failures(self, failures: list[Any]) -> list[dict[str, str]]:
         """Failures as JSON, without the server's folders."""
@@ -170,7 +176,8 @@ def _extract_job(job: _Job) -> dict[str, Any]:
 
 
 def _predict_job(job: _Job, model: Path) -> dict[str, Any]:
-    """Worker: the answer of ``/predict`` (whole clip, and windows when asked).
+    """Worker: the answer of ``/predict`` (whole clip, and windows when asked), from one
+    extraction and one prediction of the upload.
 
     Raises
     ------
@@ -179,35 +186,40 @@ def _predict_job(job: _Job, model: Path) -> dict[str, Any]:
     """
     bundle = _bundle(model)
     media, skeleton = job.upload.media, job.upload.skeleton
-    prediction = api.predict(bundle, [media], skeleton=skeleton, cache=job.cache)
-    failures = job.failures(prediction.report.failures)
-    if prediction.frame.empty:  # the reasons name the file
-        raise EmoError("; ".join(f["reason"] for f in failures))
-    row = prediction.frame.iloc[0]
-    clip_id = str(row["id"])
-    modalities = {m: _probabilities(p.loc[clip_id]) for m, p in prediction.probabilities.items()
-                  if m != "fused" and clip_id in p.index}
-    answer = {"id": clip_id, "class": str(row["pred"]), "fused": _fused(row, bundle.classes),
-              "modalities": modalities, "failures": failures,
+    if job.window is None:
+        prediction = api.predict(bundle, [media], skeleton=skeleton, cache=job.cache)
+    else:
+        prediction = api.predict_windows(bundle, media, window=job.window, hop=job.hop,
+                                         skeleton=skeleton, whole=True,
+                                         duration=job.duration, cache=job.cache)
+    clip_id = media.stem
+    failures = [f for f in prediction.report.failures if f.clip_id == clip_id]
+    if clip_id not in set(prediction.frame["id"]):  # the reasons name the file
+        raise EmoError("; ".join(f["reason"] for f in job.failures(failures)))
+    answer = {**_clip_answer(prediction, clip_id), "failures": job.failures(failures),
               "top_features": _top_features(model, prediction.features.loc[clip_id],
-                                            modalities)}
+                                            prediction.probabilities)}
     if job.window is not None:
-        windows = api.predict_windows(bundle, media, window=job.window, hop=job.hop,
-                                      skeleton=skeleton, cache=job.cache)
-        answer["windows"] = _windows(windows, bundle)
-        answer["window_failures"] = job.failures(windows.unpredicted())
+        rows = prediction.frame[prediction.frame["id"] != clip_id]
+        answer["windows"] = [{**_clip_answer(prediction, w["id"]), "start": float(w["start"]),
+                              "end": float(w["end"])} for w in rows.to_dict("records")]
+        answer["window_failures"] = job.failures(
+            [f for f in prediction.unpredicted() if f.clip_id != clip_id])
     return answer
 
 
-def _fused(row: Mapping[str, Any], classes: list[str]) -> dict[str, float]:
-    """Fused probability of each class, from a row of a prediction frame."""
-    return {c: float(row[f"proba_{c}"]) for c in classes}
-
-
-def _probabilities(row: Any) -> dict[str, Any]:
-    """``{"class", "probabilities"}`` of one row of a modality's class probabilities."""
-    return {"class": str(row.idxmax()),
-            "probabilities": {str(c): float(p) for c, p in row.items()}}
+def _clip_answer(prediction: Any, clip_id: str) -> dict[str, Any]:
+    """One clip's (or window's) fused class and probabilities, group, and each modality's
+    class and probabilities, from the prediction's probability tables."""
+    fused = prediction.probabilities["fused"].loc[clip_id]
+    return {"id": str(clip_id), "class": str(fused.idxmax()),
+            "group": str(prediction.groups.loc[clip_id]),
+            "fused": {str(c): float(p) for c, p in fused.items()},
+            "modalities": {m: {"class": str(p.loc[clip_id].idxmax()),
+                               "probabilities": {str(c): float(v)
+                                                 for c, v in p.loc[clip_id].items()}}
+                           for m, p in prediction.probabilities.items()
+                           if m != "fused" and clip_id in p.index}}
 
 
 def _finite(value: float) -> float | None:
@@ -222,16 +234,6 @@ def _top_features(model: Path, values: Any, modalities: Mapping[str, Any]
              "value": _finite(values[name])}
             for m, top in _top(model).items() if m in modalities
             for name, importance in top.items()]
-
-
-def _windows(prediction: Any, bundle: Any) -> list[dict[str, Any]]:
-    """One item per predicted window: start, end, fused class and probabilities, and each
-    modality's class."""
-    return [{"id": str(w["id"]), "start": float(w["start"]), "end": float(w["end"]),
-             "class": str(w["pred"]), "fused": _fused(w, bundle.classes),
-             "modalities": {m: str(w[f"pred_{m}"]) for m in bundle.modalities
-                            if isinstance(w.get(f"pred_{m}"), str)}}
-            for w in prediction.frame.to_dict("records")]
 
 
 # -- uploads, limits and the worker pool -------------------------------------------------
@@ -453,6 +455,80 @@ def _describe(model: Path, bundle: Any) -> dict[str, Any]:
             "extractors": bundle.extractors, "uar": bundle.scores.get("uar")}
 
 
+# -- what the endpoints answer ------------------------------------------------------------
+class _Answer(BaseModel):
+    """Base of the answers: ``class`` is a field name (``class_`` in Python)."""
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+
+class FailureItem(_Answer):
+    """A clip (or window) and modality that could not be read, and why."""
+
+    id: str = Field(description="Clip or window id.")
+    modality: str = Field(description="The modality, or 'all'.")
+    reason: str = Field(description="What is wrong, naming the file.")
+
+
+class ModalityAnswer(_Answer):
+    """One modality's own classifier on the clip."""
+
+    class_: str = Field(alias="class", description="The most probable class.")
+    probabilities: dict[str, float] = Field(description="Probability of each class.")
+
+
+class ClipAnswer(_Answer):
+    """The fused prediction of a clip or window and each modality's."""
+
+    id: str = Field(description="Clip (file stem) or window id (<stem>@<start>-<end>).")
+    class_: str = Field(alias="class", description="The fused class.")
+    group: str = Field(description="The actor or inferred pseudo-actor the clip was "
+                                   "normalised with.")
+    fused: dict[str, float] = Field(description="Fused probability of each class.")
+    modalities: dict[str, ModalityAnswer] = Field(
+        description="Each modality the clip has, by name.")
+
+
+class WindowAnswer(ClipAnswer):
+    """The prediction of one sliding window."""
+
+    start: float = Field(description="Window start, in seconds.")
+    end: float = Field(description="Window end, in seconds.")
+
+
+class TopFeature(_Answer):
+    """One of the model's most important features, with the clip's value."""
+
+    modality: str
+    name: str
+    importance: float = Field(description="Share of the modality's importance.")
+    value: float | None = Field(description="The clip's value (null when missing).")
+
+
+class PredictAnswer(ClipAnswer):
+    """``POST /predict``: the whole clip, and its windows when asked."""
+
+    duration: float = Field(description="Length of the media, in seconds.")
+    failures: list[FailureItem] = Field(description="Modalities of the clip not read.")
+    top_features: list[TopFeature]
+    windows: list[WindowAnswer] | None = Field(
+        None, description="With ?window=: one answer per sliding window.")
+    window_failures: list[FailureItem] | None = Field(
+        None, description="With ?window=: windows without a prediction, and why.")
+
+
+class ExtractAnswer(_Answer):
+    """``POST /extract`` (JSON): the feature row of each modality."""
+
+    id: str = Field(description="Clip id (file stem).")
+    duration: float = Field(description="Length of the media, in seconds.")
+    features: dict[str, dict[str, float | None]] = Field(
+        description="Modality -> feature name -> value (null when missing).")
+    failures: list[FailureItem] = Field(description="Modalities not read, and why.")
+    computed: int = Field(description="Feature rows computed for this request.")
+    cached: int = Field(description="Feature rows found in the cache.")
+
+
 # -- the application ---------------------------------------------------------------------
 _MediaFile = Annotated[UploadFile, File(description="Video (with sound) or audio file.")]
 _SkeletonFile = Annotated[UploadFile | None, File(
@@ -520,7 +596,7 @@ def create_app(model: Path | None, cache: str | Path,
         except BaseException:
             upload.cleanup()
             raise
-        work = _Job(upload, cache, **job)
+        work = _Job(upload, cache, duration=duration, **job)
         try:
             result = await asyncio.wait_for(state["pool"].run(upload.cleanup, fn, work, *args),
                                             limits.timeout_s)
@@ -538,10 +614,11 @@ def create_app(model: Path | None, cache: str | Path,
         return result, duration
 
     @app.post("/extract", summary="Features of one clip, per modality",
+              response_model=ExtractAnswer,
               responses={200: {"content": {PARQUET: {}}}, 413: {}, 415: {}, 422: {}, 503: {},
                          504: {}})
     async def extract(request: Request, file: _MediaFile, skeleton: _SkeletonFile = None,
-                      modalities: _ModalityList = None) -> Response:
+                      modalities: _ModalityList = None) -> ExtractAnswer | Response:
         chosen = _modalities(modalities)
         result, duration = await in_worker(file, skeleton, _extract_job,
                                            {"modalities": chosen})
@@ -554,20 +631,21 @@ def create_app(model: Path | None, cache: str | Path,
             buffer = io.BytesIO()
             frame.to_parquet(buffer)
             return Response(buffer.getvalue(), media_type=PARQUET)
-        return JSONResponse({"id": str(frame.index[0]), "duration": duration,
-                             "features": features, "failures": result["failures"],
-                             "computed": result["computed"], "cached": result["cached"]})
+        return ExtractAnswer(id=str(frame.index[0]), duration=duration, features=features,
+                             failures=result["failures"], computed=result["computed"],
+                             cached=result["cached"])
 
     @app.post("/predict", summary="Class probabilities per modality and fused, optionally "
                                   "per sliding window",
+              response_model=PredictAnswer, response_model_exclude_unset=True,
               responses={404: {}, 413: {}, 415: {}, 422: {}, 503: {}, 504: {}})
     async def predict(file: _MediaFile, skeleton: _SkeletonFile = None, window: _Window = None,
-                      hop: _Hop = None) -> JSONResponse:
+                      hop: _Hop = None) -> PredictAnswer:
         if model is None:
             raise HTTPException(404, "no model loaded; start the server with --model DIR")
         answer, duration = await in_worker(file, skeleton, _predict_job,
                                            {"window": window, "hop": hop}, model)
-        return JSONResponse({**answer, "duration": duration})
+        return PredictAnswer(**answer, duration=duration)
 
     @app.get("/health", summary="Liveness and load")
     async def health() -> dict[str, Any]:

@@ -5,6 +5,12 @@ and the allowed values, before any work starts; :func:`read_fit_config` turns a
 ``fit.toml`` into a :class:`FitConfig`, and command-line flags are applied on top with
 :meth:`FitConfig.override` (a flag wins over the file; the result is validated again).
 
+Each setting is declared once, here: its type (allowed values as a ``Literal``, from
+:mod:`emo.models.choices`), default and ``Field(description=...)``. The command line reads
+:func:`cli_options` to make one option per scalar field (the description is its help, the
+flag is the field name with dashes unless ``json_schema_extra={"flag": ...}`` names
+another), so ``emo fit --help``, ``emo serve --help`` and docs/cli.md follow the fields.
+
 Examples
 --------
 >>> FitConfig().n_splits
@@ -18,15 +24,17 @@ emo.errors.ConfigError: meta: Input should be 'logreg', 'gbm' or 'average' (got 
 from __future__ import annotations
 
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from emo.errors import ConfigError, EmoError
 from emo.features.base import MODALITIES, get_extractor
+from emo.models.choices import Estimator, MetaLearner
 
-__all__ = ["FitConfig", "ServeLimits", "read_fit_config"]
+__all__ = ["CliOption", "FitConfig", "ServeLimits", "cli_options", "read_fit_config"]
 
 #: The modalities (one list, :data:`emo.features.base.MODALITIES`), as a type.
 Modality = Literal[MODALITIES]  # type: ignore[valid-type]
@@ -63,46 +71,42 @@ class _Settings(BaseModel):
 class FitConfig(_Settings):
     """Everything that defines a fit; stored in the model bundle.
 
-    Attributes
-    ----------
-    n_splits
-        Outer actor-grouped folds of the reported cross-validation (``min(n_splits, actors)``).
-    loso
-        Leave one actor out in the outer loop instead of ``n_splits`` folds.
-    seed
-        Random state of every estimator and split.
-    estimator
-        Per-modality model: ``ensemble`` (soft vote of a logistic regression, an RBF SVM
-        and LightGBM on per-actor normalised features; :class:`~emo.models.EnsembleClassifier`)
-        or boosted trees alone, ``lightgbm`` or ``xgboost``
-        (:class:`~emo.models.ModalityClassifier`).
-    meta
-        Fusion meta-learner: ``logreg``, ``gbm`` or ``average``.
-    actor_norm
-        Label-free per-actor feature normalisation.
-    balance_actors
-        Nudge each actor's predicted class totals towards the training class proportions
-        (one label-free step, actors with at least 14 clips), per modality and fused.
-    infer_actors
-        Learn an identity space so that clips without an actor (challenge test descriptors)
-        are normalised per inferred pseudo-actor rather than each alone.
-    model
-        Extra parameters of the per-modality estimator (checked when the model is built).
-    extractors
-        Per modality, an optional ``name`` and the extractor's settings, e.g.
-        ``{"face": {"fps": 10}, "body": {"source": "kinect"}}``.
+    Each field's description says what it does (``emo fit --help`` shows it). ``model``
+    and ``extractors`` are tables of ``fit.toml`` (``[model]``, ``[extractors.<modality>]``);
+    the extractor flags of the command line (``--audio-features``, ``--face-fps``...) are
+    merged into ``extractors``.
     """
 
-    n_splits: int = Field(5, ge=2, le=100)
-    loso: bool = False
-    seed: int = 0
-    estimator: Literal["ensemble", "lightgbm", "xgboost"] = "ensemble"
-    meta: Literal["logreg", "gbm", "average"] = "logreg"
-    actor_norm: bool = True
-    balance_actors: bool = True
-    infer_actors: bool = True
-    model: dict[str, Any] = Field(default_factory=dict)
-    extractors: dict[Modality, dict[str, Any]] = Field(default_factory=dict)
+    n_splits: int = Field(
+        5, ge=2, le=100, json_schema_extra={"flag": "folds"},
+        description="Outer actor-grouped folds of the reported cross-validation (at most "
+                    "one per actor).")
+    loso: bool = Field(
+        False, description="Leave one actor out in the outer cross-validation instead of "
+                           "--folds folds.")
+    seed: int = Field(0, description="Random seed of every estimator and split.")
+    estimator: Estimator = Field(
+        "ensemble", description="Per-modality model: ensemble (soft vote of a logistic "
+        "regression, an RBF SVM and LightGBM on per-actor normalised features), or boosted "
+        "trees alone: lightgbm or xgboost.")
+    meta: MetaLearner = Field(
+        "logreg", description="Fusion meta-learner: logreg (balanced logistic regression on "
+        "the modalities' log-probabilities), gbm (small LightGBM) or average (mean of the "
+        "available modalities).")
+    actor_norm: bool = Field(True, description="Label-free per-actor feature normalisation.")
+    balance_actors: bool = Field(
+        True, description="Nudge each actor's predicted class totals towards the training "
+        "class proportions (label-free, actors with at least 14 clips), per modality and "
+        "fused.")
+    infer_actors: bool = Field(
+        True, description="Group clips without an actor (challenge test descriptors) into "
+        "inferred pseudo-actors for per-actor normalisation.")
+    model: dict[str, Any] = Field(
+        default_factory=dict, description="Extra parameters of the per-modality estimator "
+        "(checked when the model is built).")
+    extractors: dict[Modality, dict[str, Any]] = Field(
+        default_factory=dict, description="Per modality, an optional name and the "
+        "extractor's settings, e.g. {face = {fps = 10}, body = {source = 'kinect'}}.")
 
     @field_validator("extractors")
     @classmethod
@@ -164,30 +168,76 @@ def read_fit_config(path: str | Path) -> FitConfig:
 
 
 class ServeLimits(_Settings):
-    """What the HTTP service accepts (``emo serve`` options).
+    """What the HTTP service accepts (``emo serve`` options; descriptions on the fields)."""
 
-    Attributes
-    ----------
-    workers
-        Worker processes (jobs running at once).
-    max_upload_mb
-        Largest request body (all files together), in megabytes (10**6 bytes); more: 413.
-    max_duration_s
-        Longest media, in seconds; longer: 422.
-    timeout_s
-        Longest time a request may take, queueing included; then 504.
-    max_queue
-        Requests allowed to wait for a worker; more are answered 503.
-    """
-
-    workers: int = Field(1, ge=1, le=64)
-    max_upload_mb: float = Field(200.0, gt=0)
-    max_duration_s: float = Field(600.0, gt=0)
-    timeout_s: float = Field(120.0, gt=0)
-    max_queue: int = Field(16, ge=0)
+    workers: int = Field(1, ge=1, le=64,
+                         description="Worker processes (requests computed at once).")
+    max_upload_mb: float = Field(
+        200.0, gt=0, description="Largest upload (all files of a request), in MB (10**6 "
+                                 "bytes); larger gets 413.")
+    max_duration_s: float = Field(
+        600.0, gt=0, json_schema_extra={"flag": "max-duration"},
+        description="Longest media accepted, in seconds; longer gets 422.")
+    timeout_s: float = Field(
+        120.0, gt=0, json_schema_extra={"flag": "timeout"},
+        description="Longest time a request may take, queueing included, in seconds; then "
+                    "504.")
+    max_queue: int = Field(16, ge=0,
+                           description="Requests that may wait for a busy worker; more get 503.")
 
     @property
     def max_bytes(self) -> int:
         """The upload limit in bytes."""
         return int(self.max_upload_mb * 1e6)
 
+
+
+@dataclass(frozen=True)
+class CliOption:
+    """One command-line option made from a scalar settings field.
+
+    Attributes
+    ----------
+    field
+        The field (and the command's parameter) name.
+    flag
+        The long flag without dashes (``folds``); a bool gets ``--flag/--no-flag``.
+    kind
+        ``bool``, ``int``, ``float`` or ``str``.
+    help
+        The field's description and its default.
+    choices
+        The allowed values of a ``Literal`` field, else None.
+    """
+
+    field: str
+    flag: str
+    kind: type
+    help: str
+    choices: tuple[str, ...] | None = None
+
+
+def cli_options(model: type[BaseModel]) -> list[CliOption]:
+    """One :class:`CliOption` per scalar field of a settings model, in field order (tables
+    such as ``FitConfig.model`` are left to the settings file).
+
+    Examples
+    --------
+    >>> [o.flag for o in cli_options(ServeLimits)][:3]
+    ['workers', 'max-upload-mb', 'max-duration']
+    >>> cli_options(FitConfig)[4].choices
+    ('logreg', 'gbm', 'average')
+    """
+    out = []
+    for name, info in model.model_fields.items():
+        kind, choices = info.annotation, None
+        if get_origin(kind) is Literal:
+            kind, choices = str, tuple(map(str, get_args(kind)))
+        if kind not in (bool, int, float, str):
+            continue
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        default = str(info.default).lower() if kind is bool else info.default
+        allowed = f"one of {', '.join(choices)}; " if choices else ""
+        out.append(CliOption(name, str(extra.get("flag", name.replace("_", "-"))), kind,
+                             f"{info.description} ({allowed}default: {default})", choices))
+    return out

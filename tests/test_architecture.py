@@ -198,3 +198,33 @@ def test_api_imports_where_fcntl_does_not_exist() -> None:
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=300, cwd=ROOT, env=env)
     assert run.returncode == 0, run.stderr[-2000:]
+
+
+#: Calls that train or run an estimator: they belong in ``emo.models``, not in the facade.
+ESTIMATOR_CALLS = frozenset({"fit", "predict_proba", "predict_proba_modalities",
+                             "predict_proba_all", "cross_validate", "simulate_inference",
+                             "fit_transform", "transform"})
+#: The estimator classes of ``emo.models``.
+ESTIMATORS = frozenset({"ActorIdentifier", "ActorStandardiser", "EnsembleClassifier",
+                        "ModalityClassifier", "StackingFusion"})
+
+
+def _estimator_uses(path: Path) -> list[str]:
+    """Calls of an estimator method and uses of an estimator class in one module."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ESTIMATOR_CALLS):
+            found.append(f"{path.name}:{node.lineno} .{node.func.attr}()")
+        elif isinstance(node, ast.Name | ast.alias):
+            name = node.id if isinstance(node, ast.Name) else node.name
+            if name in ESTIMATORS:
+                found.append(f"{path.name}:{getattr(node, 'lineno', '?')} {name}")
+    return found
+
+
+def test_the_api_holds_no_estimator_call() -> None:
+    """``emo.api`` orchestrates: training is :func:`emo.models.train.train`, prediction
+    :meth:`emo.models.Bundle.predict`."""
+    assert _estimator_uses(PACKAGE / "api.py") == []
+    assert _estimator_uses(PACKAGE / "models" / "train.py")  # the checker finds them

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import typing
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pydantic
 import pytest
 import typer
 
@@ -107,6 +109,22 @@ def test_predict_names_an_unreadable_file_and_writes_the_others(model: Path,
     assert again.returncode == 0 and again.stderr == ""
 
 
+def test_predict_of_one_clip_prints_it_and_never_replaces_a_file(model: Path,
+                                                                 tmp_path: Path) -> None:
+    clip = wav(tmp_path / "clip.wav", 1.0, 170.0)
+    (tmp_path / "predictions.csv").write_text("mine\n")
+    one = run_emo("predict", model, clip, "--cache", "cache", cwd=tmp_path)
+    assert one.returncode == 0, one.stderr
+    expected = api.predict(model, [clip], cache=tmp_path / "cache").frame.iloc[0]
+    assert one.stdout.strip().startswith(f"clip: {expected['pred']}  (")
+    assert sorted(p.name for p in tmp_path.glob("*.csv")) == ["predictions.csv"]
+    other = wav(tmp_path / "other.wav", 1.0, 130.0)
+    several = run_emo("predict", model, clip, other, "--cache", "cache", cwd=tmp_path)
+    assert several.returncode == 0 and "predictions-1.csv" in several.stdout
+    assert (tmp_path / "predictions.csv").read_text() == "mine\n"
+    assert list(pd.read_csv(tmp_path / "predictions-1.csv")["id"]) == ["clip", "other"]
+
+
 def test_evaluate_names_unreadable_clips(model: Path, tmp_path: Path) -> None:
     tone_dataset(tmp_path / "held")
     noise(tmp_path / "held" / "broken.wav")
@@ -140,7 +158,7 @@ def test_predict_in_windows(model: Path, tmp_path: Path) -> None:
               "cache", cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     frame = pd.read_csv(tmp_path / "w.csv")
-    assert list(frame.columns) == ["id", "start", "end", "pred_audio", "pred",
+    assert list(frame.columns) == ["id", "start", "end", "group", "pred_audio", "pred",
                                    *(f"proba_{c}" for c in CLASSES)]
     assert list(zip(frame["start"], frame["end"], strict=True)) == api.window_bounds(5, 2, 1)
     expected = api.predict_windows(model, long, window=2, hop=1, cache=tmp_path / "cache")
@@ -204,3 +222,50 @@ def test_help_states_the_exit_codes() -> None:
     run = run_emo("--help")
     assert run.returncode == 0
     assert "Exit codes: 0 every clip" in " ".join(run.stdout.split())
+
+
+def _words(text: str) -> str:
+    """Text with its line breaks undone (help wraps lines, also after a hyphen)."""
+    return " ".join(text.split()).replace("- ", "-")
+
+
+@pytest.mark.parametrize(("command", "settings"), [("fit", "FitConfig"),
+                                                   ("serve", "ServeLimits")])
+def test_help_shows_every_scalar_setting_with_its_description(command: str,
+                                                              settings: str) -> None:
+    """Adding an option is one field in emo/settings.py: the help is made from the fields."""
+    model = getattr(api, settings)
+    options = api.cli_options(model)
+    scalar = [name for name, info in model.model_fields.items()
+              if info.annotation in (bool, int, float)
+              or typing.get_origin(info.annotation) is typing.Literal]
+    assert [o.field for o in options] == scalar and scalar
+    shown = _words(run_emo(command, "--help").stdout)
+    for option in options:
+        assert f"--{option.flag}" in shown
+        assert _words(model.model_fields[option.field].description) in shown, option.field
+    params = _params(command)
+    assert {o.field for o in options} <= set(params)
+
+
+def test_a_new_settings_field_becomes_an_option() -> None:
+    class Extended(api.FitConfig):
+        shrink: float = pydantic.Field(0.5, description="How much to shrink the moon.")
+
+    (option,) = [o for o in api.cli_options(Extended) if o.field == "shrink"]
+    assert (option.flag, option.kind) == ("shrink", float)
+    assert option.help == "How much to shrink the moon. (default: 0.5)"
+
+
+def test_importing_the_command_line_loads_no_settings_or_models() -> None:
+    code = ("import sys, emo.cli; print(sorted(m for m in ('pydantic', 'sklearn', 'emo.settings',"
+            " 'emo.models.fusion') if m in sys.modules))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.stdout.strip() == "[]", run.stderr
+
+
+def test_report_prints_the_uar_of_each_actor(model: Path) -> None:
+    run = run_emo("report", model)
+    assert run.returncode == 0, run.stderr
+    per_actor = api.model_summary(model)["uar_actors"]["fused"]
+    assert f"fused, per actor: A0 {per_actor['A0'] * 100:.1f}%" in run.stdout

@@ -55,3 +55,25 @@ def test_factsheet_from_bundle(fitted, tmp_path: Path) -> None:
     sheet = write_factsheet(tmp_path / "model", tmp_path / "FACTSHEET.md").read_text()
     assert "| fused |" in sheet and "| fit | 2.0 |" in sheet
     assert "gradient-boosted trees (lightgbm)" in sheet and "meta-learner `average`" in sheet
+
+
+def test_uar_per_actor_matches_each_actors_out_of_fold_predictions(fitted,
+                                                                   tmp_path: Path) -> None:
+    cv, fusion = fitted
+    ids = [f"c{i:02d}" for i in range(56)]
+    groups = pd.Series(np.repeat(["a", "b", "c", "d"], 14), index=ids)
+    truth = pd.Series(np.tile(CLASSES, 8), index=ids)
+    pred = cv.oof_proba["fused"].idxmax(axis=1)
+    for actor in "abcd":
+        mine = groups.index[groups == actor]
+        recall = [(pred[mine][truth[mine] == c] == c).mean() for c in truth[mine].unique()]
+        assert cv.uar_actors["fused"][actor] == pytest.approx(np.mean(recall))
+    assert set(cv.uar_actors) == {"audio", "face", "fused"}
+    grouping = {"pseudo00": {"clips": 14, "actors": {"a": 14}}}
+    page = write_report(tmp_path, cv, timings={}, top_features={}, meta={},
+                        grouping=grouping).read_text()
+    assert "UAR per actor" in page and f"{cv.uar_actors['fused']['c']:.1%}" in page
+    assert "How the clips were grouped" in page and "a (14)" in page
+    summary = json.loads((tmp_path / "report.json").read_text())
+    assert summary["uar_actors"]["fused"]["d"] == pytest.approx(cv.uar_actors["fused"]["d"])
+    assert summary["grouping"] == grouping

@@ -7,12 +7,14 @@ service all accept. Still images count as one-frame videos, so a folder of face 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 
 from emo.data.clip import Clip
-from emo.errors import LayoutError
+from emo.data.skeleton import KINECT_FPS
+from emo.errors import ConfigError, LayoutError, MediaError
 
 #: Extensions read as audio.
 AUDIO_SUFFIXES: tuple[str, ...] = (
@@ -109,3 +111,86 @@ def clips_from_files(files: Sequence[str | Path], *,
             raise LayoutError("--skeleton goes with exactly one loose media file", skeleton)
         clips[0] = replace(clips[0], skeleton=Path(skeleton))
     return clips
+
+
+def window_bounds(duration: float, window: float, hop: float | None = None
+                  ) -> list[tuple[float, float]]:
+    """Sliding windows ``[start, end)`` over a recording: every window of length
+    ``window`` starting at multiples of ``hop`` that fits in ``duration`` (one window of
+    the whole recording when it is shorter than ``window``).
+
+    Parameters
+    ----------
+    duration
+        Length of the recording in seconds.
+    window
+        Window length in seconds.
+    hop
+        Step between window starts (default: ``window``, no overlap).
+
+    Returns
+    -------
+    list of (start, end)
+
+    Examples
+    --------
+    >>> window_bounds(5.0, 2.0, 1.0)
+    [(0.0, 2.0), (1.0, 3.0), (2.0, 4.0), (3.0, 5.0)]
+    >>> window_bounds(1.5, 2.0)
+    [(0.0, 1.5)]
+    """
+    hop = hop or window
+    if not window > 0 or not hop > 0:
+        raise ConfigError(f"window and hop must be > 0 seconds, got {window} and {hop}")
+    if duration <= window:
+        return [(0.0, float(round(duration, 6)))]
+    count = int((duration - window) / hop + 1e-9) + 1
+    return [(float(round(k * hop, 6)), float(round(k * hop + window, 6))) for k in range(count)]
+
+
+def media_duration(path: str | Path) -> float:
+    """Length of an audio or video file in seconds (0 for a still image), from its header.
+
+    Raises
+    ------
+    MediaError
+        When the file cannot be opened as audio or video.
+    """
+    import av
+    import soundfile
+
+    path = Path(path)
+    if is_image(path):
+        return 0.0
+    with contextlib.suppress(soundfile.LibsndfileError, RuntimeError, TypeError):
+        return float(soundfile.info(path).duration)  # WAV/FLAC/AIFF/OGG/MP3: a header read
+    try:
+        with av.open(str(path)) as container:
+            if container.duration is not None:
+                return container.duration / av.time_base
+            return max((float(s.duration * s.time_base) for s in container.streams
+                        if s.duration is not None and s.time_base is not None), default=0.0)
+    except (av.FFmpegError, UnicodeDecodeError, ValueError, OSError) as exc:
+        raise MediaError(f"not a readable audio or video file: {exc}", path) from None
+
+
+def window_clips(clip: Clip, bounds: Sequence[tuple[float, float]]) -> list[Clip]:
+    """The windows ``[start, end)`` of a clip as clips ``<id>@<start>-<end>`` on the same
+    media (its Kinect frames cut to each window at :data:`~emo.data.skeleton.KINECT_FPS`).
+
+    Examples
+    --------
+    >>> clip = media_clip("talk", Path("talk.wav"))
+    >>> [w.id for w in window_clips(clip, window_bounds(3.0, 2.0, 1.0))]
+    ['talk@0.000-2.000', 'talk@1.000-3.000']
+    """
+    windows = []
+    for t0, t1 in bounds:
+        frames = {}
+        if clip.skeleton is not None:
+            first = round(t0 * KINECT_FPS)
+            frames = {"skeleton_start": first,
+                      "skeleton_end": max(first, round(t1 * KINECT_FPS) - 1)}
+        windows.append(replace(clip, id=f"{clip.id}@{t0:.3f}-{t1:.3f}", start=t0, end=t1,
+                               **frames))
+    return windows

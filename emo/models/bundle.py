@@ -22,13 +22,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from emo._io import atomic_write
 from emo._version import __version__
 from emo.errors import BundleError
 
-__all__ = ["BUNDLE_FORMAT", "Bundle", "package_versions"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["BUNDLE_FORMAT", "UNKNOWN_ACTORS", "Bundle", "BundlePrediction", "package_versions"]
 
 MODEL_FILE = "model.joblib"
 META_FILE = "bundle.json"
@@ -59,6 +62,29 @@ def package_versions() -> dict[str, str]:
             except metadata.PackageNotFoundError:
                 continue
     return versions
+
+
+#: The one group of the clips without an actor when a bundle has no actor identifier.
+UNKNOWN_ACTORS = "?unknown"
+
+
+@dataclass(frozen=True)
+class BundlePrediction:
+    """What :meth:`Bundle.predict` computes in one pass over the base models.
+
+    Attributes
+    ----------
+    groups
+        The actor (or inferred pseudo-actor) each clip was normalised with, by clip id.
+    fused
+        Fused class probabilities (index clip id, columns the classes).
+    modalities
+        Modality -> its own classifier's probabilities on the clips that have it.
+    """
+
+    groups: pd.Series
+    fused: pd.DataFrame
+    modalities: dict[str, pd.DataFrame]
 
 
 def _major(version: str) -> str:
@@ -133,6 +159,57 @@ class Bundle:
         at most 1)."""
         return {m: est.feature_importances_.sort_values(ascending=False).head(n)
                 for m, est in self.fusion.estimators_.items()}
+
+    def groups(self, X: pd.DataFrame, known_actors: pd.Series | None = None) -> pd.Series:
+        """Actor of each clip; clips without one are grouped into pseudo-actors by the
+        actor identifier (label-free), or form the one group :data:`UNKNOWN_ACTORS` when the
+        bundle has none.
+
+        Parameters
+        ----------
+        X
+            Feature matrix (index clip id).
+        known_actors
+            Actor by clip id; missing, None or empty where unknown (None: all unknown).
+
+        Returns
+        -------
+        pandas.Series
+            Group of every row of ``X`` (strings, index ``X.index``).
+        """
+        import pandas as pd
+
+        known = pd.Series(known_actors if known_actors is not None else {}, dtype=object)
+        known = known.reindex(X.index).where(lambda s: s.astype(str) != "")
+        if not known.isna().any():
+            return known.astype(str).rename("group")
+        if self.identifier is None:
+            return known.fillna(UNKNOWN_ACTORS).astype(str).rename("group")
+        return self.identifier.predict(X, groups=known).astype(str).rename("group")
+
+    def predict(self, X: pd.DataFrame, known_actors: pd.Series | None = None
+                ) -> BundlePrediction:
+        """Groups, fused and per-modality probabilities of every clip, running each base
+        model once.
+
+        Parameters
+        ----------
+        X
+            Feature matrix (index clip id, columns ``<modality>__<feature>``); every row
+            needs a value of at least one of the bundle's modalities.
+        known_actors
+            Actor by clip id where known (see :meth:`groups`).
+
+        Returns
+        -------
+        BundlePrediction
+        """
+        groups = self.groups(X, known_actors)
+        fused, modalities = self.fusion.predict_proba_all(X, groups=groups)
+        fused.columns = self.classes
+        for proba in modalities.values():
+            proba.columns = self.classes
+        return BundlePrediction(groups, fused, modalities)
 
     def check_extractors(self, installed: Mapping[str, str], folder: str | Path = "") -> None:
         """Refuse the bundle when an installed extractor's version differs from the one

@@ -27,7 +27,8 @@ from sklearn.svm import SVC
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
-from emo.models.actors import ActorStandardiser, GroupedClassifierMixin, Groups, store_params
+from emo.models._base import GroupedClassifierMixin, Groups, store_params
+from emo.models.actors import ActorStandardiser
 from emo.models.splits import Features, Labels
 
 __all__ = ["MEMBERS", "EnsembleClassifier", "balance_groups"]

@@ -62,6 +62,8 @@ class CVResult:
         Class labels.
     n_clips, n_actors, n_folds : int
         Size of the evaluation.
+    uar_actors : dict of str to dict of str to float
+        UAR of each actor (or group) of the scored clips, for each modality and ``"fused"``.
     fold_models : list of (pandas.Index, estimator)
         Of :func:`cross_validate`: each outer fold's test clip ids and the model fitted
         without them (for :func:`~emo.models.identity.simulate_inference`); not in
@@ -77,6 +79,7 @@ class CVResult:
     n_clips: int = 0
     n_actors: int = 0
     n_folds: int = 0
+    uar_actors: dict[str, dict[str, float]] = field(default_factory=dict)
     fold_models: list[tuple[pd.Index, Any]] = field(default_factory=list)
 
     def uar_ci(self, name: str) -> tuple[float, float]:
@@ -101,6 +104,7 @@ class CVResult:
             "n_clips": self.n_clips,
             "n_actors": self.n_actors,
             "n_folds": self.n_folds,
+            "uar_actors": self.uar_actors,
         }
 
 
@@ -143,7 +147,8 @@ def cross_validate(
     model : estimator
         Unfitted template (cloned for each fold) whose ``fit`` and ``predict_proba`` take
         ``groups``, e.g. :class:`~emo.models.fusion.StackingFusion`; when it has
-        ``predict_proba_modalities`` each modality is scored too.
+        ``predict_proba_all`` (fused and per-modality probabilities) each modality is
+        scored too.
     X : pandas.DataFrame
         Features, one row per clip (index clip id).
     y : pandas.Series
@@ -180,10 +185,13 @@ def cross_validate(
         X_test = X.iloc[test]
         actors = (groups.iloc[test] if test_groups is None
                   else test_groups(X.iloc[train], groups.iloc[train], X_test))
-        outputs = (fitted.predict_proba_modalities(X_test, groups=actors)
-                   if hasattr(fitted, "predict_proba_modalities") else {})
-        outputs["fused"] = pd.DataFrame(fitted.predict_proba(X_test, groups=actors),
-                                        index=X_test.index, columns=fitted.classes_)
+        if hasattr(fitted, "predict_proba_all"):  # fused and each modality in one pass
+            fused, outputs = fitted.predict_proba_all(X_test, groups=actors)
+        else:
+            fused = pd.DataFrame(fitted.predict_proba(X_test, groups=actors),
+                                 index=X_test.index, columns=fitted.classes_)
+            outputs = {}
+        outputs["fused"] = fused
         for name, frame in outputs.items():
             frame = frame.reindex(columns=classes, fill_value=0.0)
             proba.setdefault(name, []).append(frame)
@@ -215,7 +223,7 @@ def score_probabilities(
     y : pandas.Series
         True class of each labelled clip.
     groups : pandas.Series
-        Actor of each clip.
+        Actor (or group) of each clip; each one's UAR is kept in ``uar_actors``.
     fold_uar : dict, optional
         Per-fold UAR to keep; by default the whole set is one fold.
     classes : list of str, optional
@@ -241,4 +249,15 @@ def score_probabilities(
         n_clips=len(y),
         n_actors=int(groups.reindex(y.index).nunique()),
         n_folds=len(next(iter(fold_uar.values()))) if fold_uar else 1,
+        uar_actors={name: _group_uar(y, frame, groups) for name, frame in scored.items()
+                    if len(frame)},
     )
+
+
+def _group_uar(y: pd.Series, proba: pd.DataFrame, groups: pd.Series) -> dict[str, float]:
+    """UAR of the scored clips of each group (sorted by group)."""
+    pred = pd.Series(proba.columns.to_numpy()[np.argmax(proba.to_numpy(), axis=1)],
+                     index=proba.index)
+    of = groups.reindex(proba.index).astype(str)
+    return {str(g): uar(y.loc[ids], pred.loc[ids])
+            for g, ids in sorted(pred.groupby(of).groups.items())}

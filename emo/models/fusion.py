@@ -17,7 +17,9 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
-from emo.models.actors import ActorStandardiser, GroupedClassifierMixin, group_labels, store_params
+from emo.models._base import GroupedClassifierMixin, group_labels, store_params
+from emo.models.actors import ActorStandardiser
+from emo.models.choices import META_LEARNERS
 from emo.models.ensemble import EnsembleClassifier, balance_groups
 from emo.models.splits import actor_folds, align_target
 
@@ -25,7 +27,6 @@ __all__ = ["SEPARATOR", "StackingFusion", "modality_columns"]
 
 #: Separates the modality from the feature name in a column name.
 SEPARATOR = "__"
-META_LEARNERS = ("logreg", "gbm", "average")
 #: Probabilities are clipped to this before the log taken for the meta-learner.
 PROBA_FLOOR = 1e-3
 
@@ -328,7 +329,7 @@ class StackingFusion(GroupedClassifierMixin, BaseEstimator):
         groups : pandas.Series, array-like or None, default=None
             Actor of each clip, for per-actor normalisation: pass all clips of an actor
             together. Unknown actors can be given pseudo-actor ids (see
-            :class:`~emo.models.actors.ActorIdentifier`); None normalises each clip with pooled
+            :class:`~emo.models.identity.ActorIdentifier`); None normalises each clip with pooled
             training statistics.
 
         Returns
@@ -340,7 +341,12 @@ class StackingFusion(GroupedClassifierMixin, BaseEstimator):
         check_is_fitted(self, "estimators_")
         frame = _check_frame(X)
         proba = self._modality_proba(frame, group_labels(frame.index, groups))
-        return {m: pd.DataFrame(p, index=frame.index[rows], columns=self.classes_)
+        return self._frames(frame.index, proba)
+
+    def _frames(self, index: pd.Index, proba: dict[str, tuple[np.ndarray, np.ndarray]]
+                ) -> dict[str, pd.DataFrame]:
+        """Per-modality probabilities of :meth:`_modality_proba` as frames indexed by clip."""
+        return {m: pd.DataFrame(p, index=index[rows], columns=self.classes_)
                 for m, (rows, p) in proba.items()}
 
     def predict_proba(
@@ -365,6 +371,21 @@ class StackingFusion(GroupedClassifierMixin, BaseEstimator):
         ValueError
             If a row has no value of any fitted modality.
         """
+        return self.predict_proba_all(X, groups)[0].to_numpy()
+
+    def predict_proba_all(
+        self, X: pd.DataFrame, groups: pd.Series | np.ndarray | None = None
+    ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+        """Fused and per-modality probabilities from one pass over the base classifiers
+        (``X``, ``groups`` and errors as for :meth:`predict_proba`).
+
+        Returns
+        -------
+        fused : pandas.DataFrame
+            Fused probabilities (index the clip ids of ``X``, columns ``classes_``).
+        modalities : dict of str to pandas.DataFrame
+            As :meth:`predict_proba_modalities` returns them.
+        """
         check_is_fitted(self, "estimators_")
         frame = _check_frame(X)
         actors = group_labels(frame.index, groups)
@@ -375,8 +396,12 @@ class StackingFusion(GroupedClassifierMixin, BaseEstimator):
         stacked = np.stack(list(proba.values()))
         _refuse_empty_rows(frame.index, ~np.isnan(stacked[:, :, 0]), self.modalities_)
         if self.meta_estimator_ is None:  # the base outputs are balanced already
-            return np.nanmean(stacked, axis=0)
-        fused = self.meta_estimator_.predict_proba(self._meta_features(proba, actors, fit=False))
-        if self.balance_actors and groups is not None:
-            fused = balance_groups(fused, actors, self.prior_, min_size=2 * len(self.classes_))
-        return fused
+            fused = np.nanmean(stacked, axis=0)
+        else:
+            fused = self.meta_estimator_.predict_proba(
+                self._meta_features(proba, actors, fit=False))
+            if self.balance_actors and groups is not None:
+                fused = balance_groups(fused, actors, self.prior_,
+                                       min_size=2 * len(self.classes_))
+        return (pd.DataFrame(fused, index=frame.index, columns=self.classes_),
+                self._frames(frame.index, singles))

@@ -39,7 +39,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from emo.models.actors import Groups, store_params
+from emo.models._base import Groups, store_params
 from emo.models.evaluate import uar
 from emo.models.splits import Features
 

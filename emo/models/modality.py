@@ -11,19 +11,13 @@ from sklearn.model_selection import GroupShuffleSplit
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.validation import check_is_fitted
 
-from emo.models.actors import (
-    METHODS,
-    ActorStandardiser,
-    GroupedClassifierMixin,
-    Groups,
-    store_params,
-)
+from emo.models._base import GroupedClassifierMixin, Groups, store_params
+from emo.models.actors import METHODS, ActorStandardiser
+from emo.models.choices import BACKENDS
 from emo.models.splits import Features, Labels
 
 __all__ = ["BACKENDS", "ModalityClassifier"]
 
-#: Boosting libraries :class:`ModalityClassifier` can use.
-BACKENDS = ("lightgbm", "xgboost")
 #: Rounds without improvement of the validation log-loss before early stopping.
 EARLY_STOPPING_ROUNDS = 30
 #: Early stopping needs at least this many actors and clips (else it is turned off, with a warning).

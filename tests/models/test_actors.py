@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from emo.models import ActorStandardiser
-from emo.models.actors import check_groups
+from emo.models._base import check_groups
 
 
 @pytest.mark.parametrize("method", ["zscore", "rank"])
@@ -71,7 +71,7 @@ def test_groups_series_aligned_by_clip_id_for_frames_by_position_for_arrays() ->
 
 
 def test_group_labels_checked() -> None:
-    assert check_groups(None, 2).tolist() == ["__clip__0", "__clip__1"]
+    assert check_groups(None, 2).tolist() == ["?0", "?1"]
     with pytest.raises(ValueError, match=r"one actor per row of X \(3 rows\), got shape \(2,\)"):
         check_groups(["a", "b"], 3)
     with pytest.raises(ValueError, match="one actor per row"):

@@ -108,3 +108,21 @@ def test_read_info_does_not_unpickle(saved, tmp_path: Path) -> None:
     (copy / "model.joblib").write_bytes(b"garbage")
     info = Bundle.read_info(copy)
     assert info["classes"] == saved[1].classes and info["actor_identifier"] is None
+
+
+def test_predict_gives_groups_fused_and_modalities_in_one_pass(saved, synthetic) -> None:
+    _, bundle, X = saved
+    _, _, actors = synthetic
+    known = actors.where(~actors.isin(["a04", "a05"]))  # two actors hidden
+    result = bundle.predict(X, known_actors=known)
+    fused, singles = bundle.fusion.predict_proba_all(X, groups=result.groups)
+    pd.testing.assert_frame_equal(result.fused, fused.set_axis(bundle.classes, axis=1))
+    assert sorted(result.modalities) == ["audio", "face"]
+    assert list(result.fused.columns) == bundle.classes
+    np.testing.assert_allclose(result.fused.sum(axis=1), 1.0)
+    shown = ~actors.isin(["a04", "a05"])
+    assert (result.groups[shown] == actors[shown]).all()
+    hidden = result.groups[~shown]
+    assert hidden.str.startswith("?").all() and hidden.nunique() == 1  # no identifier
+    alone = bundle.predict(X, known_actors=actors)
+    assert (alone.groups == actors).all()
