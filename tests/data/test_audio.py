@@ -14,8 +14,6 @@ from hypothesis import strategies as st
 from emo.data.audio import END_TOLERANCE, MIN_DURATION, read_audio
 from emo.errors import MediaError
 
-QUIRKS = Path("/work/shared/data/tess/quirks")
-
 
 def _tone(seconds: float, sr: int, freq: float = 440.0, amp: float = 0.3) -> np.ndarray:
     t = np.arange(round(seconds * sr)) / sr
@@ -306,11 +304,10 @@ def test_output_length_follows_duration_and_rate(tmp_path_factory, rate, ms, out
     assert abs(read_audio(path, sr=out).size - n * out / rate) <= 1
 
 
-@pytest.mark.skipif(not QUIRKS.is_dir(), reason="real-data pack /work/shared/data absent")
 @pytest.mark.parametrize("name", ["OAF_back_angry.wav", "OAF_food_fear.wav",
                                   "OA_bite_neutral.wav", "YAF_neat_fear.wav"])
-def test_tess_quirk_files_decode_by_content(name):
-    path = QUIRKS / name
+def test_tess_quirk_files_decode_by_content(shared_data, name):
+    path = shared_data / "tess" / "quirks" / name
     info = sf.info(path)
     y = read_audio(path, sr=16000)
     assert y.dtype == np.float32 and np.isfinite(y).all() and np.any(y)
