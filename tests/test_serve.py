@@ -1,7 +1,7 @@
 """The HTTP service: real uvicorn servers in subprocesses, spoken to over HTTP with httpx.
 
-The model for ``/predict`` is fitted on tones by :func:`emo.api.fit` (see
-:mod:`tests._serving`).
+The model for ``/predict`` is the session's ``tone_model``, fitted on tones by
+:func:`emo.api.fit` (see :mod:`tests._serving`).
 """
 
 from __future__ import annotations
@@ -23,24 +23,22 @@ import emo
 from emo import api
 from emo.data.labels import CLASSES
 from emo.serve import MIN_WINDOW, PARQUET
-from tests._serving import SR, Server, fit_tone_model, held_locks, mp4, noise, tone, wav
+from tests._serving import SR, Server, held_locks, mp4, noise, tone, wav
 from tests.features._media import write_video
 
 
 @pytest.fixture(scope="module")
-def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Server]]:
-    """A server with a model (2 workers) and a tight one (1 worker, tiny timeout, no queue).
-
-    The tight one starts first so that it warms up while the model is fitted.
-    """
+def servers(tmp_path_factory: pytest.TempPathFactory,
+            tone_model: Path) -> Iterator[dict[str, Server]]:
+    """A server with a model (2 workers) and a tight one (1 worker, tiny timeout, no queue),
+    starting side by side."""
     root = tmp_path_factory.mktemp("serve")
     tight = Server(root / "tight", workers=1, timeout_s=0.3, max_queue=0)
     try:
-        model = fit_tone_model(root)
-        main = Server(root / "main", model=model, workers=2, max_upload_mb=1,
+        main = Server(root / "main", model=tone_model, workers=2, max_upload_mb=1,
                       max_duration_s=20)
         try:
-            yield {"main": main.wait(), "tight": tight.wait(), "model": model}
+            yield {"main": main.wait(), "tight": tight.wait(), "model": tone_model}
         finally:
             main.stop()
     finally:
