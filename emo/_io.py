@@ -8,6 +8,9 @@ killed process leaves only a temporary that :func:`is_orphan` recognises.
 
 Temporaries are named ``.<stem>.<host>.<pid>.<random>.tmp`` (never ending like the
 destination), so a sweep can tell an orphan of a dead writer from a file being written.
+They are created with mode ``0o666`` less the process umask, like any file ``open`` creates
+(not ``0o600`` like :func:`tempfile.mkstemp`), so a cache or a model shared by a group
+stays readable by it.
 
 Locks are :mod:`filelock` locks (``fcntl`` on POSIX, ``msvcrt`` on Windows): the kernel
 releases them when their process dies. This module imports nothing from emo but the
@@ -30,8 +33,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import socket
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -80,10 +83,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=path.parent, suffix=".tmp",
-                                prefix=f".{path.stem}.{_host()}.{os.getpid()}.")
-    os.close(fd)
-    tmp = Path(name)
+    tmp = _new_temporary(path)
     try:
         yield tmp
         with open(tmp, "rb+") as f:
@@ -93,6 +93,24 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+def _new_temporary(path: Path) -> Path:
+    """Create an empty temporary beside ``path``, with the umask's permissions.
+
+    Like :func:`tempfile.mkstemp` (exclusive creation, a random part in the name) but with
+    mode ``0o666``, which the kernel reduces by the umask as for any new file.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        tmp = path.parent / f".{path.stem}.{_host()}.{os.getpid()}.{secrets.token_hex(6)}.tmp"
+        try:
+            fd = os.open(tmp, flags, 0o666)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        return tmp
+    raise FileExistsError(f"no free temporary name beside {path}")
 
 
 def atomic_write(path: str | Path, data: bytes | str) -> None:
