@@ -4,7 +4,9 @@ Every file emo writes (cache entries, manifests, bundles, reports, submissions) 
 through :func:`atomic_write` or :func:`atomic_path`: the content is written to a
 temporary file in the destination folder, fsynced, renamed over the destination and the
 folder fsynced, so a reader sees the old file or the new one, never half of one, and a
-killed process leaves only a temporary that :func:`is_orphan` recognises.
+killed process leaves only a temporary that :func:`is_orphan` recognises. Cache entries,
+which carry checksums verified on every read, skip the fsyncs (``durable=False``): a power
+cut can at worst damage one, and it is then computed again.
 
 Temporaries are named ``.<stem>.<host>.<pid>.<random>.tmp`` (never ending like the
 destination), so a sweep can tell an orphan of a dead writer from a file being written.
@@ -82,39 +84,20 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         The temporary file to write (it exists, empty).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _new_temporary(path)
+    tmp, fd = _new_temporary(path)
+    os.close(fd)
     try:
         yield tmp
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
+        _replace(tmp, path, durable=True)
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
 
 
-def _new_temporary(path: Path) -> Path:
-    """Create an empty temporary beside ``path``, with the umask's permissions.
-
-    Like :func:`tempfile.mkstemp` (exclusive creation, a random part in the name) but with
-    mode ``0o666``, which the kernel reduces by the umask as for any new file.
-    """
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    for _ in range(100):
-        tmp = path.parent / f".{path.stem}.{_host()}.{os.getpid()}.{secrets.token_hex(6)}.tmp"
-        try:
-            fd = os.open(tmp, flags, 0o666)
-        except FileExistsError:
-            continue
-        os.close(fd)
-        return tmp
-    raise FileExistsError(f"no free temporary name beside {path}")
-
-
-def atomic_write(path: str | Path, data: bytes | str) -> None:
-    """Write ``data`` to ``path`` atomically (see :func:`atomic_path`).
+def atomic_write(path: str | Path, data: bytes | str, *, durable: bool = True) -> None:
+    """Write ``data`` to ``path`` atomically: a temporary beside it, renamed over it.
 
     Parameters
     ----------
@@ -122,9 +105,49 @@ def atomic_write(path: str | Path, data: bytes | str) -> None:
         Destination; its folder is created.
     data
         Bytes, or text written as UTF-8.
+    durable
+        fsync the file before the rename and the folder after it, so that the new content
+        survives a power cut. Without it, a killed process still leaves the old file or
+        the new one (never half of one), but a power cut may leave a damaged file: for
+        files whose readers verify a checksum and can make them again (cache entries).
     """
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+    path = Path(path)
+    tmp, fd = _new_temporary(path)
+    try:
+        with open(fd, "wb") as f:
+            f.write(data.encode("utf-8") if isinstance(data, str) else data)
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
+        _replace(tmp, path, durable=durable)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def _new_temporary(path: Path) -> tuple[Path, int]:
+    """Create an empty temporary beside ``path`` (and its folder), with the umask's
+    permissions; return it and its open file descriptor.
+
+    Like :func:`tempfile.mkstemp` (exclusive creation, a random part in the name) but with
+    mode ``0o666``, which the kernel reduces by the umask as for any new file.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        tmp = path.parent / f".{path.stem}.{_host()}.{os.getpid()}.{secrets.token_hex(6)}.tmp"
+        try:
+            return tmp, os.open(tmp, flags, 0o666)
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name beside {path}")
+
+
+def _replace(tmp: Path, path: Path, *, durable: bool) -> None:
+    """Rename a finished temporary over its destination (and fsync the folder)."""
+    os.replace(tmp, path)
+    if durable:
+        _fsync_dir(path.parent)
 
 
 def is_orphan(tmp: Path, now: float | None = None) -> bool:

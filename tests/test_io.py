@@ -51,3 +51,15 @@ def test_replacing_a_file_takes_the_umask_not_the_old_mode(tmp_path: Path,
     os.umask(0o002)
     atomic_write(target, "new")
     assert target.read_text() == "new" and _mode(target) == 0o664
+
+
+@pytest.mark.parametrize("durable", [True, False])
+def test_atomic_write_replaces_and_leaves_no_temporary(tmp_path: Path, durable: bool) -> None:
+    target = tmp_path / "sub" / "a.bin"
+    atomic_write(target, b"one", durable=durable)
+    atomic_write(target, "two", durable=durable)
+    assert target.read_bytes() == b"two"
+    with pytest.raises(TypeError):
+        atomic_write(target, 3, durable=durable)  # type: ignore[arg-type]
+    assert target.read_bytes() == b"two" and [p.name for p in target.parent.iterdir()] == [
+        "a.bin"]

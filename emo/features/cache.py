@@ -10,13 +10,14 @@ Layout under the cache folder::
 The key is the SHA-256 of the extractor's name, version and settings, the content
 hashes of the media it reads and the segment. Content hashes are computed once and
 remembered by (path, size, mtime). Every write goes to a temporary file in the same
-folder (``.<name>.<host>.<pid>.<random>.tmp``, never ending in ``.parquet``), is
-fsynced and renamed into place, so a killed run leaves nothing a later run would
-trust (see :mod:`emo._io`). A lock per key (:mod:`filelock`, released by the kernel if the process
-dies; keys share 256 lock files by prefix) keeps two processes from computing the same
-entry twice. What a killed run leaves behind (temporaries of dead processes, SQLite's
-``-wal`` file) is harmless and swept by :meth:`FeatureCache.sweep` at the start of the
-next run.
+folder (``.<name>.<host>.<pid>.<random>.tmp``, never ending in ``.parquet``) and is
+renamed into place, so a killed run leaves nothing a later run would trust (see
+:mod:`emo._io`). Entries are not fsynced (about 6 ms a clip): their checksums are verified
+on every read, so what a power cut may damage is computed again. A lock per key
+(:mod:`filelock`, released by the kernel if the process dies; keys share 256 lock files by
+prefix) keeps two processes from computing the same entry twice. What a killed run leaves
+behind (temporaries of dead processes, SQLite's ``-wal`` file) is harmless and swept by
+:meth:`FeatureCache.sweep` at the start of the next run.
 
 **Checksums.** Every entry carries Parquet's CRC-32 page checksums and two SHA-256 digests
 in its Parquet key-value metadata, all written with it in one atomic file:
@@ -83,10 +84,10 @@ UNCHECKED = "written without checksums by an older emo"
 log = logging.getLogger(__name__)
 
 
-def _write(path: Path, data: bytes) -> None:
+def _write(path: Path, data: bytes, *, durable: bool = True) -> None:
     """:func:`emo._io.atomic_write`, with a full disk or a read-only folder as a CacheError."""
     try:
-        atomic_write(path, data)
+        atomic_write(path, data, durable=durable)
     except OSError as exc:
         raise CacheError(f"cannot write cache entry: {exc.strerror or exc}", path) from exc
 
@@ -262,6 +263,8 @@ class FeatureCache:
             db = sqlite3.connect(path, timeout=30)
             try:
                 db.execute("PRAGMA journal_mode=WAL")
+                # a memo: a commit need not reach the disk (a lost one costs a rehash)
+                db.execute("PRAGMA synchronous=NORMAL")
                 db.execute(
                     "CREATE TABLE IF NOT EXISTS hashes (path TEXT PRIMARY KEY, size INTEGER, "
                     "mtime INTEGER, digest TEXT)"
@@ -389,7 +392,7 @@ class FeatureCache:
                              self.path(key, identity))
         data[at:at + 64] = _hash_with_zeros(data, at)
         path = self.path(key, identity)
-        _write(path, bytes(data))
+        _write(path, bytes(data), durable=False)  # checksummed: see the module notes
         self.clear_failure(key)
         return path
 
