@@ -14,8 +14,8 @@ They are created with mode ``0o666`` less the process umask, like any file ``ope
 (not ``0o600`` like :func:`tempfile.mkstemp`), so a cache or a model shared by a group
 stays readable by it.
 
-Locks are :mod:`filelock` locks (``fcntl`` on POSIX, ``msvcrt`` on Windows): the kernel
-releases them when their process dies. This module imports nothing from emo but the
+Locks are ``flock`` locks on POSIX and :mod:`filelock` locks (``msvcrt``) on Windows: the
+kernel releases them when their process dies. This module imports nothing from emo but the
 errors, so :mod:`emo.data`, :mod:`emo.features` and :mod:`emo.models` may all use it.
 
 Examples
@@ -40,6 +40,11 @@ import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
 
 __all__ = ["STALE_SECONDS", "atomic_path", "atomic_write", "file_lock", "is_orphan"]
 
@@ -193,12 +198,15 @@ def file_lock(path: str | Path, *, blocking: bool = True) -> Iterator[bool]:
     """Hold an exclusive inter-process lock on ``path``; yield whether it was acquired.
 
     The lock file is kept (removing it would let a waiter and a newcomer both hold a
-    lock); callers keep the number of lock files bounded.
+    lock); callers keep the number of lock files bounded. On POSIX the lock is a plain
+    ``flock`` on the file (what :mod:`filelock` takes too, at a tenth of its cost: about
+    0.03 ms against 0.3-0.5 ms, once per cached clip); elsewhere it is a :mod:`filelock`
+    lock.
 
     Parameters
     ----------
     path
-        The lock file (created with its folder).
+        The lock file (created with its folder, mode ``0o666`` less the umask).
     blocking
         Wait for the lock; otherwise yield ``False`` at once when another process holds it.
 
@@ -206,10 +214,30 @@ def file_lock(path: str | Path, *, blocking: bool = True) -> Iterator[bool]:
     ------
     bool
     """
-    from filelock import FileLock, Timeout
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    if fcntl is None:  # Windows
+        yield from _filelock(path, blocking)
+        return
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def _filelock(path: Path, blocking: bool) -> Iterator[bool]:
+    """The body of :func:`file_lock` with :mod:`filelock` (where ``fcntl`` is missing)."""
+    from filelock import FileLock, Timeout
+
     lock = FileLock(path, thread_local=False)
     try:
         lock.acquire(timeout=-1 if blocking else 0)

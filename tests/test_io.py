@@ -63,3 +63,18 @@ def test_atomic_write_replaces_and_leaves_no_temporary(tmp_path: Path, durable: 
         atomic_write(target, 3, durable=durable)  # type: ignore[arg-type]
     assert target.read_bytes() == b"two" and [p.name for p in target.parent.iterdir()] == [
         "a.bin"]
+
+
+def test_a_held_lock_refuses_a_second_holder_until_released(tmp_path: Path,
+                                                           umask: None) -> None:
+    from emo._io import file_lock
+
+    os.umask(0o002)
+    path = tmp_path / "locks" / "00.lock"
+    with file_lock(path) as held:
+        assert held
+        with file_lock(path, blocking=False) as second:
+            assert not second
+    with file_lock(path, blocking=False) as again:
+        assert again
+    assert _mode(path) == 0o664 and path.exists()  # kept, shared by the group
