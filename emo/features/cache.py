@@ -40,6 +40,7 @@ Entries of an older emo, without digests, count as absent and are computed again
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import io
 import json
@@ -47,7 +48,7 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -57,6 +58,7 @@ from emo.errors import CacheError, MediaError
 
 if TYPE_CHECKING:
     import numpy as np
+    import pyarrow as pa
 
 FEATURES = "features"
 FAILED = "failed"
@@ -112,7 +114,7 @@ def is_parquet(path: Path) -> bool:
     return tail[4:] == _MAGIC and int.from_bytes(tail[:4], "little") <= size - 12
 
 
-def content_digest(names: list[str], values: np.ndarray) -> str:
+def content_digest(names: Sequence[str], values: np.ndarray) -> str:
     """SHA-256 of an entry's content: its feature names and float64 values, as hex.
 
     Examples
@@ -124,9 +126,21 @@ def content_digest(names: list[str], values: np.ndarray) -> str:
     """
     import numpy as np
 
-    h = hashlib.sha256("\0".join(names).encode())
+    h = _names_column(tuple(names))[1].copy()
     h.update(np.ascontiguousarray(values, dtype="<f8").tobytes())
     return h.hexdigest()
+
+
+@functools.lru_cache(maxsize=16)
+def _names_column(names: tuple[str, ...]) -> tuple[pa.Array, Any]:
+    """The Arrow column of feature names and the SHA-256 state of their NUL-joined text.
+
+    Every clip of an extractor has the same names (the same string objects, so the look-up
+    is cheap): ComParE's 6373 are converted and hashed once per process, not per clip.
+    """
+    import pyarrow as pa
+
+    return pa.array(names, pa.string()), hashlib.sha256("\0".join(names).encode())
 
 
 def _file_digest_at(data: bytes) -> int | None:
@@ -366,7 +380,7 @@ class FeatureCache:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        names = list(features)
+        names = tuple(features)
         values = np.fromiter(features.values(), dtype=np.float64, count=len(names))
         meta = {
             "emo.key": key,
@@ -378,7 +392,7 @@ class FeatureCache:
             "emo.sources": json.dumps(sources or []),
             CONTENT_DIGEST: content_digest(names, values),
         }
-        table = pa.table({"feature": pa.array(names, pa.string()), "value": values})
+        table = pa.table({"feature": _names_column(names)[0], "value": values})
         table = table.replace_schema_metadata(meta)
         sink = io.BytesIO()
         # names are unique and values are read whole: dictionaries and statistics would
