@@ -359,7 +359,7 @@ class FeatureCache:
         problem = framing_problem(data)
         if problem is not None:
             raise DamagedEntryError(problem, path)
-        names, values = _decode(data, path, key)
+        names, values = decode_entry(data, path, key)
         return dict(zip(names, values.tolist(), strict=True))
 
     def discard(self, key: str, identity: Mapping[str, Any]) -> None:
@@ -514,8 +514,9 @@ class FeatureCache:
         for path in self.entries():
             try:
                 data = path.read_bytes()
-                ok = framing_problem(data) is None and _decode(data, path, path.stem,
-                                                               folder=path.parents[1].name)
+                ok = framing_problem(data) is None
+                if ok:
+                    decode_entry(data, path, path.stem, folder=path.parents[1].name)
             except (OSError, DamagedEntryError):
                 ok = False
             if not ok:
@@ -559,8 +560,8 @@ class DamagedEntryError(CacheError):
     """A cache entry that exists but fails a check: it must not be served."""
 
 
-def _decode(data: bytes, path: Path, key: str, *,
-            folder: str | None = None) -> tuple[list[str], np.ndarray]:
+def decode_entry(data: bytes, path: Path, key: str, *,
+                 folder: str | None = None) -> tuple[list[str], np.ndarray]:
     """Decode an entry (verifying page checksums) and check its content digest and metadata.
 
     Parameters
