@@ -26,7 +26,9 @@ damaged file, an out-of-memory kill) does not end the batch. Local workers take 
 ``n_jobs`` jobs at a time, so the jobs in flight are the only suspects: each runs again
 alone in a fresh worker; a job that kills its worker alone is split into its tasks, each
 run alone; a task that kills its worker alone is recorded as failed, naming its file and
-the signal, like any failure. The other clips of the batch are computed meanwhile.
+the signal, like any failure. The other clips of the batch are computed meanwhile. Workers
+end with the process that started them, even when it is killed
+(:func:`emo._native.die_with_parent`).
 
 **Windows.** Sliding windows of one recording are plain clips with ``start``/``end`` on the
 same file (ids of their own): passed to :func:`run` together, they form one job whose
@@ -37,6 +39,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import re
 import time
 import warnings
@@ -47,6 +50,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from emo._native import die_with_parent
 from emo.data.clip import Clip
 from emo.errors import CacheError, EmoError, FeatureError
 from emo.features.base import FRAMES, Extractor, Outcome, Stream, get_extractor
@@ -333,7 +337,8 @@ def _run_isolating(job_list: list[list[Task]], root: Path, n_jobs: int, blocking
     pending, suspects = deque(job_list), deque[list[Task]]()
     while pending or suspects:
         queue, width = (suspects, 1) if suspects else (pending, n_jobs)
-        executor = ProcessPoolExecutor(max_workers=width)
+        executor = ProcessPoolExecutor(max_workers=width, initializer=die_with_parent,
+                                       initargs=(os.getpid(),))
         running: dict[Future, list[Task]] = {}
         try:
             while queue or running:
