@@ -28,7 +28,8 @@ from pathlib import Path
 
 from emo.errors import ConfigError, MediaError
 
-__all__ = ["DURATION_ENV", "MAX_PIXELS", "check_duration", "check_frame_size", "max_duration"]
+__all__ = ["DURATION_ENV", "MAX_PIXELS", "check_duration", "check_frame_size", "max_duration",
+           "set_max_duration"]
 
 #: Largest frame accepted, in pixels (width x height): an 8K UHD frame has 33 million.
 MAX_PIXELS = 50_000_000
@@ -96,3 +97,18 @@ def check_duration(seconds: float, path: Path) -> None:
     limit = max_duration()
     if seconds > limit:
         raise MediaError(f"media lasts more than the limit of {limit:g} s", path)
+
+
+def set_max_duration(seconds: float | None) -> None:
+    """Set (or, with ``None``, lift) the length limit of this process's decoders and of
+    the processes it starts afterwards (through :data:`DURATION_ENV`).
+
+    Parameters
+    ----------
+    seconds
+        The longest media decoded, in seconds.
+    """
+    if seconds is None:
+        os.environ.pop(DURATION_ENV, None)
+    else:
+        os.environ[DURATION_ENV] = repr(float(seconds))
