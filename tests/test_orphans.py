@@ -14,7 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests._serving import wav
+from tests._serving import Server, wav
 
 #: Bounded wait for orphans to end (the watchdog looks every second; the issue asks 30 s).
 GONE_S = 30.0
@@ -78,3 +78,18 @@ def test_a_worker_ends_when_its_parent_is_gone(tmp_path: Path) -> None:
     if alive:
         orphan.kill()
     assert not alive
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
+def test_killed_service_leaves_no_orphan_worker(tmp_path: Path) -> None:
+    server = Server(tmp_path / "s", workers=2).wait()
+    try:
+        workers = [p for p in psutil.Process(server.proc.pid).children()
+                   if "spawn_main" in " ".join(p.cmdline())]
+        assert len(workers) == 2
+        os.kill(server.proc.pid, signal.SIGKILL)
+        server.proc.wait()
+        _, alive = psutil.wait_procs(workers, timeout=GONE_S)
+        assert not alive, [p.pid for p in alive]
+    finally:
+        server.stop()

@@ -52,7 +52,7 @@ from typing import TYPE_CHECKING, Any
 
 from emo._native import die_with_parent
 from emo.data.clip import Clip
-from emo.errors import CacheError, EmoError, FeatureError
+from emo.errors import CacheError, ConfigError, EmoError, FeatureError
 from emo.features.base import FRAMES, Extractor, Outcome, Stream, get_extractor
 from emo.features.cache import FeatureCache
 
@@ -470,7 +470,11 @@ def _dask_client(address: str) -> Iterator[Any]:
                           dashboard_address=None) as cluster, Client(cluster) as client:
             yield client
     else:
-        with Client(address) as client:
+        try:
+            client = Client(address)
+        except (OSError, TimeoutError) as exc:
+            raise ConfigError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+        with client:
             yield client
 
 
