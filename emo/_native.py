@@ -1,12 +1,28 @@
-"""Keep native libraries' log lines (MediaPipe's C++ warnings) off the user's terminal."""
+"""Native libraries: their log lines (MediaPipe's C++ warnings) kept off the user's
+terminal, and the model files shipped with emo (:func:`model_path`)."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import sys
 import tempfile
 from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+
+from emo.errors import FeatureError
+
+#: The model files shipped in ``emo/assets`` and their SHA-256 (where each comes from:
+#: ``emo/assets/SOURCE.md`` and docs/models.md).
+MODELS: dict[str, str] = {
+    "face_landmarker.task": "64184e229b263107bc2b804c6625db1341ff2bb731874b0bcc2fe6544e0bc9ff",
+    "pose_landmarker_full.task":
+        "949ca680de68963a7ca922dc7cf71b446623f49f74f3c1d4dc79ccf68646c1ca",
+}
+#: The folder of the shipped models (package data of the wheel).
+ASSETS = Path(__file__).parent / "assets"
 
 
 @contextlib.contextmanager
@@ -32,3 +48,39 @@ def native_logs_captured() -> Iterator[None]:
         finally:
             os.dup2(saved, 2)
             os.close(saved)
+
+
+@cache
+def model_path(name: str) -> Path:
+    """The path of a model shipped with emo, checked once per process against its SHA-256.
+
+    Parameters
+    ----------
+    name
+        A key of :data:`MODELS`, e.g. ``"face_landmarker.task"``.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    FeatureError
+        When the file is missing or its content is not the one recorded (a damaged
+        installation: reinstall emo).
+
+    Examples
+    --------
+    >>> model_path("face_landmarker.task").name
+    'face_landmarker.task'
+    """
+    path = ASSETS / name
+    try:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as exc:
+        raise FeatureError(f"model file missing or unreadable ({exc.strerror}); "
+                           "reinstall emo", path) from None
+    if digest != MODELS[name]:
+        raise FeatureError(f"model file damaged: sha256 {digest}, expected {MODELS[name]}; "
+                           "reinstall emo", path)
+    return path
