@@ -12,6 +12,7 @@ CK+48. When several faces are found the largest (landmark bounding box area) is 
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterable
 from functools import lru_cache
@@ -150,18 +151,31 @@ def track_landmarks(
     return times, points, scores
 
 
-@lru_cache(maxsize=4)
 def _still_tracker(max_faces: int, blendshapes: bool) -> tuple[FaceTracker, threading.Lock]:
     """This process's IMAGE-mode tracker for these settings, with the lock that serialises
-    its use.
+    its use (a forked child makes its own: MediaPipe's dispatcher thread is not copied)."""
+    return _process_still_tracker(os.getpid(), max_faces, blendshapes)
 
-    The landmarker is closed when the interpreter exits, before MediaPipe's dispatcher
-    threads stop (a landmarker closed later writes a traceback to stderr): the hook that
-    ``concurrent.futures`` itself uses to stop its threads, ``threading._register_atexit``.
+
+@lru_cache(maxsize=4)
+def _process_still_tracker(pid: int, max_faces: int, blendshapes: bool,
+                           ) -> tuple[FaceTracker, threading.Lock]:
+    """:func:`_still_tracker` of process ``pid``.
+
+    The landmarker is closed when that process exits, before MediaPipe's dispatcher
+    threads stop (a landmarker closed later writes a traceback to stderr), by the hook
+    that ``concurrent.futures`` itself uses to stop its threads,
+    ``threading._register_atexit``; a forked child that inherits the hook skips it.
     """
     tracker = FaceTracker(static=True, max_faces=max_faces, blendshapes=blendshapes)
-    threading._register_atexit(tracker.close)  # type: ignore[attr-defined]
+    threading._register_atexit(_close_in, pid, tracker)  # type: ignore[attr-defined]
     return tracker, threading.Lock()
+
+
+def _close_in(pid: int, tracker: FaceTracker) -> None:
+    """Close ``tracker`` if this is process ``pid``."""
+    if os.getpid() == pid:
+        tracker.close()
 
 
 def upscale(image: np.ndarray, min_side: int = STATIC_MIN_SIDE) -> np.ndarray:
