@@ -5,8 +5,10 @@ listed in a temporary manifest CSV (nothing is copied). For each feature set (``
 default ``egemaps compare``: eGeMAPSv02 and ComParE_2016 functionals), rows all measured in
 this one run:
 
-* ``openSMILE process_file``: one ``opensmile.Smile(<set>, Functionals)`` per process
-  calling ``process_file`` on every file (``-j 2``: a pool of 2 processes) - the baseline;
+* ``openSMILE process_file``: a script run by a fresh Python (:data:`RAW_SCRIPT`), one
+  ``opensmile.Smile(<set>, Functionals)`` per process calling ``process_file`` on every file
+  (``-j 2``: a pool of 2 processes) - the baseline, paying the interpreter's start and
+  ``import opensmile`` as the command line does;
 * ``emo extractor in-process``: the :class:`emo.features.audio.OpenSmileExtractor`'s
   ``extract`` on every clip (decoding with :func:`emo.data.audio.read_audio` + openSMILE),
   no CLI, no cache;
@@ -40,7 +42,6 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -54,23 +55,40 @@ from emo.data.layouts import load_clips
 DATA = Path("/work/shared/data/ravdess/audio")
 
 
-def _raw_chunk(paths: list[str], feature_set: str) -> int:
-    import opensmile
+#: The baseline as a user would write it: a script of its own, run by a fresh Python.
+RAW_SCRIPT = """\
+import sys
 
+import opensmile
+
+
+def chunk(paths, feature_set):
     smile = opensmile.Smile(feature_set=opensmile.FeatureSet[feature_set],
                             feature_level=opensmile.FeatureLevel.Functionals)
     for path in paths:
         smile.process_file(path)
-    return len(paths)
 
 
-def raw_opensmile(paths: list[str], jobs: int, feature_set: str) -> int:
-    """Baseline: ``Smile.process_file`` on every file, in ``jobs`` processes."""
+if __name__ == "__main__":
+    feature_set, jobs, listing = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    paths = open(listing).read().splitlines()
     if jobs == 1:
-        return _raw_chunk(paths, feature_set)
-    chunks = [paths[i::jobs] for i in range(jobs)]
-    with ProcessPoolExecutor(jobs) as pool:
-        return sum(pool.map(_raw_chunk, chunks, [feature_set] * jobs))
+        chunk(paths, feature_set)
+    else:
+        with ProcessPoolExecutor(jobs) as pool:
+            list(pool.map(chunk, [paths[i::jobs] for i in range(jobs)], [feature_set] * jobs))
+"""
+
+
+def raw_opensmile(paths: list[str], jobs: int, feature_set: str, work: Path) -> None:
+    """Baseline: a fresh Python running :data:`RAW_SCRIPT`: ``import opensmile``, one
+    ``Smile`` per process, ``process_file`` on every file, in ``jobs`` processes (so both
+    sides pay the interpreter's start and their imports)."""
+    script, listing = work / "raw_opensmile.py", work / "raw_files.txt"
+    script.write_text(RAW_SCRIPT)
+    listing.write_text("\n".join(paths))
+    subprocess.run([sys.executable, str(script), feature_set, str(jobs), str(listing)],
+                   check=True)
 
 
 def in_process(clips: list[Clip], name: str) -> int:
@@ -129,7 +147,7 @@ def compare_one(name: str, clips: list[Clip], manifest: Path, work: Path, jobs: 
     inf = (float("inf"), float("inf"))
     best = {"base": inf, "cold": inf, "warm": inf}
     for r in range(repeat):
-        _, *base = clocked(raw_opensmile, paths, jobs, FEATURE_SETS[name].smile_set)
+        _, *base = clocked(raw_opensmile, paths, jobs, FEATURE_SETS[name].smile_set, work)
         cache = work / f"cache-{name}-j{jobs}-{r}"
         runs = {"base": tuple(base), "cold": _cli(manifest, cache, jobs, name),
                 "warm": _cli(manifest, cache, jobs, name)}
