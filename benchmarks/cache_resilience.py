@@ -4,7 +4,7 @@ damage entries and check that nothing damaged is served; measure what the checks
 Usage::
 
     python benchmarks/cache_resilience.py [--data DIR] [--kills 5] [--jobs 2] [--seed 0]
-        [--modalities audio,face,body]
+        [--modalities audio,face,body] [--audio-features compare]
 
 Without ``--data`` a small synthetic challenge-layout dataset is written with
 :func:`emo.synth.synthesise`. Three scenarios run side by side on the same data:
@@ -71,9 +71,13 @@ from emo.features.cache import (
     is_parquet,
 )
 
+#: Options added to every ``emo extract`` and ``emo features`` (``--audio-features``).
+EXTRACTOR_OPTIONS: list[str] = []
+
 
 def _emo(*args: str | Path) -> list[str]:
-    return [sys.executable, "-m", "emo", *map(str, args)]
+    command = [sys.executable, "-m", "emo", *map(str, args)]
+    return command + EXTRACTOR_OPTIONS if {"extract", "features"} & set(command) else command
 
 
 def _start(*args: str | Path) -> subprocess.Popen:
@@ -342,7 +346,10 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2, help="Workers per emo extract.")
     parser.add_argument("--modalities", default="audio,face,body")
     parser.add_argument("--seed", type=int, default=0, help="Seed of the kill times.")
+    parser.add_argument("--audio-features", help="Audio extractor (e.g. compare).")
     args = parser.parse_args()
+    if args.audio_features:
+        EXTRACTOR_OPTIONS.extend(["--audio-features", args.audio_features])
     rng = random.Random(args.seed)
     with tempfile.TemporaryDirectory(prefix="emo-resilience-") as tmp:
         work = Path(tmp)
