@@ -242,7 +242,9 @@ def read_answers(data: bytes, path: str | Path | None = None) -> dict[str, str]:
                                  "submission is a flat dict of strings")
                 stack.append(shared)
             elif name == "MARK":
-                if None in stack or answers is None:
+                if answers is None:
+                    raise refuse("does not hold a dict")
+                if None in stack:
                     raise refuse("nests containers; a submission is a flat dict of strings")
                 stack.append(None)
             elif name in ("SETITEM", "SETITEMS"):
