@@ -46,13 +46,14 @@ from dataclasses import replace
 from pathlib import Path
 
 import soundfile as sf
+from _common import DATA as SHARED_DATA
 from _speed import Table, load, timed
 
 from emo.data.clip import Clip, write_manifest
 from emo.data.labels import CLASSES
 from emo.data.layouts import load_clips
 
-DATA = Path("/work/shared/data/ravdess/audio")
+DATA = SHARED_DATA / "ravdess" / "audio"
 
 
 #: The baseline as a user would write it: a script of its own, run by a fresh Python.

@@ -18,6 +18,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -26,6 +27,7 @@ import pandas as pd
 import pytest
 
 from emo.features.cache import LOCK_STRIPES, LOCKS, is_parquet
+from tests._serving import held_locks
 
 #: The kill and concurrency tests skip the slow face modality: 7 clips x audio, body.
 FAST = "audio,body"
@@ -125,17 +127,35 @@ def test_workers_and_clip_order_do_not_change_the_table(demo: Path, reference: p
     assert_clean(tmp_path / "cache")
 
 
+def _keys(data: Path, modalities: str) -> list[str]:
+    """The cache keys of every (clip, modality) of ``data``, as ``emo extract`` plans them."""
+    from emo import api
+    from emo.features.cache import FeatureCache
+    from emo.features.extract import ExtractionReport, plan
+
+    clips = api.index(data)
+    extractors = api.make_extractors(modalities.split(","), clips=clips)
+    with tempfile.TemporaryDirectory() as scratch:
+        return [t.key for t in plan(clips, extractors, FeatureCache(scratch), ExtractionReport())]
+
+
 def test_a_killed_run_resumes_with_nothing_lost_or_redone(demo: Path, reference: pd.DataFrame,
                                                           tmp_path: Path) -> None:
     cache = tmp_path / "cache"
-    proc = start("extract", demo, "--cache", cache, "-j", "2", "-m", FAST)
-    deadline = time.monotonic() + 120
-    while len(entries(cache)) < 4 and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.communicate()
+    keys = _keys(demo, FAST)
+    assert len(keys) == N_TASKS
+    # While this process holds the lock of one key, the run cannot finish: the kill lands in
+    # the middle of the run however fast the machine is (other jobs may still be computing).
+    with held_locks(cache, keys[-1:]):
+        proc = start("extract", demo, "--cache", cache, "-j", "2", "-m", FAST)
+        deadline = time.monotonic() + 300
+        while len(entries(cache)) < 4 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert proc.poll() is None, proc.communicate()[1][-2000:]
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
     done = entries(cache)
-    assert 4 <= len(done) < N_TASKS, "the run ended before it could be killed"
+    assert 4 <= len(done) < N_TASKS
     for path in cache.rglob("*.parquet"):  # whatever ends in .parquet is complete
         pd.read_parquet(path)
 
