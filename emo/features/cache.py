@@ -14,8 +14,8 @@ folder (``.<name>.<host>.<pid>.<random>.tmp``, never ending in ``.parquet``) and
 renamed into place, so a killed run leaves nothing a later run would trust (see
 :mod:`emo._io`). Entries are not fsynced (5.5 ms an entry): their checksums are verified
 on every read, so what a power cut may damage is computed again. A lock per key
-(:mod:`filelock`, released by the kernel if the process dies; keys share 256 lock files by
-prefix) keeps two processes from computing the same entry twice. What a killed run leaves
+(:func:`emo._io.file_lock`, released by the kernel if the process dies; keys share 256 lock
+files by prefix) keeps two processes from computing the same entry twice. What a killed run leaves
 behind (temporaries of dead processes, SQLite's ``-wal`` file) is harmless and swept by
 :meth:`FeatureCache.sweep` at the start of the next run.
 
