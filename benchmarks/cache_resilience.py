@@ -4,7 +4,7 @@ damage entries and check that nothing damaged is served; measure what the checks
 Usage::
 
     python benchmarks/cache_resilience.py [--data DIR] [--kills 5] [--jobs 2] [--seed 0]
-        [--modalities audio,face,body]
+        [--modalities audio,face,body] [--audio-features compare]
 
 Without ``--data`` a small synthetic challenge-layout dataset is written with
 :func:`emo.synth.synthesise`. Three scenarios run side by side on the same data:
@@ -34,6 +34,7 @@ Then, on the reference cache (issue 22, "a cache that never serves damage"):
    to the reference;
 6. **checksum cost**: every entry written again with :meth:`FeatureCache.put` and as a plain
    Parquet file of the same table (same options, no checksums), interleaved, best of 3;
+   the entries' bytes written with and without fsync (which the checksums replace);
    the warm check (:meth:`FeatureCache.check`) against the magic-bytes test alone; and a
    warm ``emo extract``. Targets: writing <= 2 % of the cold extract, the warm check <=
    max(1 % of the cold extract, 0.5 s).
@@ -70,9 +71,13 @@ from emo.features.cache import (
     is_parquet,
 )
 
+#: Options added to every ``emo extract`` and ``emo features`` (``--audio-features``).
+EXTRACTOR_OPTIONS: list[str] = []
+
 
 def _emo(*args: str | Path) -> list[str]:
-    return [sys.executable, "-m", "emo", *map(str, args)]
+    command = [sys.executable, "-m", "emo", *map(str, args)]
+    return command + EXTRACTOR_OPTIONS if {"extract", "features"} & set(command) else command
 
 
 def _start(*args: str | Path) -> subprocess.Popen:
@@ -303,6 +308,11 @@ def checksum_cost(data: Path, work: Path, jobs: int, modalities: str,
                            compression="zstd", use_dictionary=False, write_statistics=False)
             atomic_write(plain / f"{key}.parquet", sink.getvalue().to_pybytes(), durable=False)
 
+    blobs = [path.read_bytes() for path in entries]
+    durable = best_of(3, {
+        "fsync": lambda: [atomic_write(plain / f"{i}.bin", b) for i, b in enumerate(blobs)],
+        "none": lambda: [atomic_write(plain / f"{i}.bin", b, durable=False)
+                         for i, b in enumerate(blobs)]})
     reference_cache = FeatureCache(work / "ref")
     keys = [(key, identity) for key, identity, _, _ in items]
     writes = best_of(3, {"put": checksummed, "plain": unchecked})
@@ -319,6 +329,9 @@ def checksum_cost(data: Path, work: Path, jobs: int, modalities: str,
     print(f"  cold emo extract {cold:.2f} s; put {writes['put'] * 1e3:.1f} ms, plain Parquet "
           f"write {writes['plain'] * 1e3:.1f} ms: checksums add {write_cost * 1e3:.1f} ms = "
           f"{write_cost / cold:.2%} of cold (target <= 2 %)")
+    print(f"  the fsyncs these checksums make unnecessary: "
+          f"{(durable['fsync'] - durable['none']) / len(blobs) * 1e3:.2f} ms per entry, "
+          f"{(durable['fsync'] - durable['none']) / cold:.2%} of cold")
     print(f"  warm emo extract {warm:.2f} s; check {checks['check'] * 1e3:.1f} ms, magic bytes "
           f"only {checks['magic'] * 1e3:.1f} ms: checksums add {check_cost * 1e3:.1f} ms "
           f"(target <= max(1 % of cold, 0.5 s) = {limit:.2f} s)")
@@ -333,7 +346,10 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2, help="Workers per emo extract.")
     parser.add_argument("--modalities", default="audio,face,body")
     parser.add_argument("--seed", type=int, default=0, help="Seed of the kill times.")
+    parser.add_argument("--audio-features", help="Audio extractor (e.g. compare).")
     args = parser.parse_args()
+    if args.audio_features:
+        EXTRACTOR_OPTIONS.extend(["--audio-features", args.audio_features])
     rng = random.Random(args.seed)
     with tempfile.TemporaryDirectory(prefix="emo-resilience-") as tmp:
         work = Path(tmp)

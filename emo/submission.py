@@ -36,13 +36,14 @@ MAX_BYTES = 4 << 20
 EXCERPT = 40
 #: What the opcodes that make objects other than str and dict make, for messages.
 _MAKES = {
-    **dict.fromkeys(["EMPTY_LIST", "LIST", "APPEND", "APPENDS"], "list"),
-    **dict.fromkeys(["EMPTY_TUPLE", "TUPLE", "TUPLE1", "TUPLE2", "TUPLE3"], "tuple"),
-    **dict.fromkeys(["EMPTY_SET", "ADDITEMS", "FROZENSET"], "set"),
-    **dict.fromkeys(["INT", "BININT", "BININT1", "BININT2", "LONG", "LONG1", "LONG4"], "int"),
-    **dict.fromkeys(["FLOAT", "BINFLOAT"], "float"),
+    **dict.fromkeys(["EMPTY_LIST", "LIST", "APPEND", "APPENDS"], "a list"),
+    **dict.fromkeys(["EMPTY_TUPLE", "TUPLE", "TUPLE1", "TUPLE2", "TUPLE3"], "a tuple"),
+    **dict.fromkeys(["EMPTY_SET", "ADDITEMS", "FROZENSET"], "a set"),
+    **dict.fromkeys(["INT", "BININT", "BININT1", "BININT2", "LONG", "LONG1", "LONG4"],
+                    "an int"),
+    **dict.fromkeys(["FLOAT", "BINFLOAT"], "a float"),
     **dict.fromkeys(["NONE"], "None"),
-    **dict.fromkeys(["NEWTRUE", "NEWFALSE"], "bool"),
+    **dict.fromkeys(["NEWTRUE", "NEWFALSE"], "a bool"),
     **dict.fromkeys(["BINBYTES", "SHORT_BINBYTES", "BINBYTES8", "BYTEARRAY8", "STRING",
                      "BINSTRING", "SHORT_BINSTRING"], "bytes"),
 }
@@ -242,7 +243,9 @@ def read_answers(data: bytes, path: str | Path | None = None) -> dict[str, str]:
                                  "submission is a flat dict of strings")
                 stack.append(shared)
             elif name == "MARK":
-                if None in stack or answers is None:
+                if answers is None:
+                    raise refuse("does not hold a dict")
+                if None in stack:
                     raise refuse("nests containers; a submission is a flat dict of strings")
                 stack.append(None)
             elif name in ("SETITEM", "SETITEMS"):
@@ -255,10 +258,10 @@ def read_answers(data: bytes, path: str | Path | None = None) -> dict[str, str]:
                 what = f" {excerpt(str(arg).replace(' ', '.'))}" if arg is not None else ""
                 raise refuse(f"holds a forbidden object{what}: it would run code")
             else:
-                kind = _MAKES.get(name, f"{name} opcode")
+                kind = _MAKES.get(name, f"a {name} opcode")
                 if answers is None:
-                    raise refuse(f"holds a {kind}, not a dict")
-                raise refuse(f"holds a {kind}; a submission is a dict of strings")
+                    raise refuse(f"holds {kind}, not a dict")
+                raise refuse(f"holds {kind}; a submission is a dict of strings")
     except (ValueError, UnicodeDecodeError) as exc:
         raise refuse(f"cannot be read: {excerpt(str(exc), 80)}") from None
     if answers is None or stack != [answers]:

@@ -187,7 +187,8 @@ def test_damaged_entries_are_named_and_recomputed(demo: Path, reference: pd.Data
     truncated, flipped, forged = sorted(entries(cache))[:3]
     truncated.write_bytes(truncated.read_bytes()[:100])
     data = bytearray(flipped.read_bytes())
-    data[len(data) // 3] ^= 0x04  # one bit in the data pages: the framing still looks right
+    pages = len(data) - 8 - int.from_bytes(data[-8:-4], "little")  # where the footer starts
+    data[pages // 2] ^= 0x04  # one bit in the data pages: the framing still looks right
     flipped.write_bytes(bytes(data))
     again = emo("--json", "extract", demo, "--cache", cache, "-m", "body")
     assert counts(again.stdout) == (2, 5)

@@ -220,8 +220,8 @@ def test_cli_refuses_a_hostile_submission_with_exit_2(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("data", "message"), [
-    (pickle.dumps({"frames_TEST1": 3}, protocol=2), "holds a int"),
-    (pickle.dumps({"frames_TEST1": None}, protocol=2), "holds a None"),
+    (pickle.dumps({"frames_TEST1": 3}, protocol=2), "holds an int"),
+    (pickle.dumps({"frames_TEST1": None}, protocol=2), "holds None"),
     (pickle.dumps({"frames_TEST1": {"a": "b"}}, protocol=2), "more than one dict"),
     (pickle.dumps({"frames_TEST1": b"An"}, protocol=2), "forbidden object"),  # _codecs.encode
     (pickle.dumps([("a", "b")], protocol=2), "holds a list, not a dict"),

@@ -29,14 +29,13 @@ from dataclasses import dataclass
 from functools import cache, partial
 from typing import TYPE_CHECKING, ClassVar
 
-import numpy as np
-
 from emo.data.clip import Clip
 from emo.errors import FeatureError
 from emo.features.base import Extractor, Stream, prefixed, register_factory
-from emo.features.functionals import DEFAULT_STATS, functionals
 
-if TYPE_CHECKING:  # opensmile, pandas and the decoders load only when a clip is processed
+if TYPE_CHECKING:  # numpy, opensmile, pandas and the decoders load only when a clip is
+    # processed: a run with every clip cached makes the extractor but never calls it
+    import numpy as np
     import opensmile
     import pandas as pd
 
@@ -152,6 +151,10 @@ def summarise_lld(lld: pd.DataFrame, rate: float = LLD_RATE) -> dict[str, float]
     >>> out["F0_sma3nz_mean"], out["Loudness_sma3_std"], out["voiced_fraction"]
     (21.0, 0.0, 0.5)
     """
+    import numpy as np
+
+    from emo.features.functionals import DEFAULT_STATS, functionals
+
     values = lld.to_numpy(dtype=float, copy=True)
     voiced_only = np.array([name.endswith("nz") for name in lld.columns])
     block = values[:, voiced_only]
@@ -199,6 +202,8 @@ class OpenSmileExtractor(Extractor):
     def warm(self) -> None:
         """Load the audio decoder and openSMILE, and run it on one second of quiet noise, so
         that its buffers are allocated before the first clip."""
+        import numpy as np
+
         importlib.import_module("emo.data.audio")  # soundfile, PyAV, soxr
         noise = np.random.default_rng(0).normal(0.0, 1e-3, self.sample_rate).astype(np.float32)
         smile_frame(noise, self.sample_rate, self.feature_set.smile_set, self.feature_set.level)

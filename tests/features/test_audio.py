@@ -132,3 +132,17 @@ def test_bad_media_raise_clear_errors(tmp_path):
         extractor.extract(_clip(tmp_path, np.zeros(SR, np.float32)))
     with pytest.raises(FeatureError, match="no audio"):
         extractor.extract(Clip("y"))
+
+
+def test_making_an_audio_extractor_loads_no_heavy_module():
+    """A run with every clip cached makes the extractor but never calls it: it must not pay
+    for numpy, pandas or openSMILE."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from emo.features.base import get_extractor; "
+            "get_extractor('audio', 'compare').identity(); "
+            "print(sorted({'numpy', 'pandas', 'opensmile'} & set(sys.modules)))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip() == "[]"

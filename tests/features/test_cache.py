@@ -84,6 +84,7 @@ def test_no_single_bit_flip_changes_a_value_silently(tmp_path: Path, shared_data
         assert not cache.has("k1", ident)
         with pytest.raises(DamagedEntryError):
             cache.get("k1", ident)
+    assert cache.verify() == [path] and not path.exists()
 
 
 def test_values_changed_behind_a_valid_file_checksum_are_refused(tmp_path: Path) -> None:

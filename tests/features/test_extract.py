@@ -354,3 +354,21 @@ def test_jobs_group_by_stream_frames_first_longest_first(tmp_path: Path) -> None
     tasks = [Task(c, e, f"{e.modality}-{c.id}") for e in (audio, face) for c in clips]
     assert [[t.key for t in job] for job in jobs(tasks)] == [
         ["face-l1", "face-l2"], ["face-s1"], ["audio-s1"], ["audio-l1", "audio-l2"]]
+
+
+def test_entries_of_an_older_emo_are_computed_again_with_one_warning(
+        tmp_path: Path, clips: list[Clip], caplog: pytest.LogCaptureFixture) -> None:
+    import pyarrow.parquet as pq
+
+    cache = FeatureCache(tmp_path / "cache")
+    first = run(clips, {"audio": NumbersExtractor()}, cache)
+    reference = collect(first.tasks, cache)["audio"]
+    for task in first.tasks:  # rewrite each entry as emo 0.1 did: no checksums
+        path = cache.path(task.key, task.extractor.identity())
+        pq.write_table(pq.read_table(path), path)
+    with caplog.at_level("WARNING"):
+        again = run(clips, {"audio": NumbersExtractor()}, cache)
+    assert (again.computed, again.cached) == (3, 0)
+    assert caplog.text.count("written without checksums by an older emo") == 1
+    assert "3 cache entries were" in caplog.text
+    assert collect(again.tasks, cache)["audio"].equals(reference)
