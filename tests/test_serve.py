@@ -290,15 +290,16 @@ def test_hostile_uploads_are_422_and_long_names_shortened(main: Server, tmp_path
 
 @pytest.fixture(scope="module")
 def slow(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Ten minutes of a tone (FLAC, a few MB): seconds of work for the audio extractor."""
-    path = tmp_path_factory.mktemp("slow") / "ten_minutes.flac"
-    sf.write(path, np.tile(tone(2.0, 150.0), 300), SR, subtype="PCM_16")
+    """Twenty minutes of a tone (FLAC, 22 MB): about 30 s of work for the audio extractor,
+    ten times the timeout of the server that gets it."""
+    path = tmp_path_factory.mktemp("slow") / "twenty_minutes.flac"
+    sf.write(path, np.tile(tone(2.0, 150.0), 600), SR, subtype="PCM_16")
     return path
 
 
 def test_a_stuck_or_dead_worker_is_replaced_and_sigterm_stops_the_service(
         slow: Path, tmp_path: Path) -> None:
-    server = Server(tmp_path / "s", workers=1, timeout_s=5, max_upload_mb=100,
+    server = Server(tmp_path / "s", workers=1, timeout_s=3, max_upload_mb=100,
                     max_duration_s=3600).wait()
     try:
         _health_until(server, lambda h: h["idle"] == 1)
