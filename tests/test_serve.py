@@ -1,7 +1,7 @@
 """The HTTP service: real uvicorn servers in subprocesses, spoken to over HTTP with httpx.
 
-The model for ``/predict`` is fitted on tones by :func:`emo.api.fit` (see
-:mod:`tests._serving`).
+The model for ``/predict`` is the session's ``tone_model``, fitted on tones by
+:func:`emo.api.fit` (see :mod:`tests._serving`).
 """
 
 from __future__ import annotations
@@ -25,24 +25,22 @@ from emo import api
 from emo.data.labels import CLASSES
 from emo.serve import MAX_STEM, MIN_WINDOW, PARQUET
 from tests._hostile import bomb_jpeg, lying_mkv
-from tests._serving import SR, Server, fit_tone_model, mp4, noise, tone, wav
+from tests._serving import SR, Server, held_locks, mp4, noise, tone, wav
 from tests.features._media import write_video
 
 
 @pytest.fixture(scope="module")
-def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Server]]:
-    """A server with a model (2 workers) and a tight one (1 worker, tiny timeout, no queue).
-
-    The tight one starts first so that it warms up while the model is fitted.
-    """
+def servers(tmp_path_factory: pytest.TempPathFactory,
+            tone_model: Path) -> Iterator[dict[str, Server]]:
+    """A server with a model (2 workers) and a tight one (1 worker, tiny timeout, no queue),
+    starting side by side."""
     root = tmp_path_factory.mktemp("serve")
     tight = Server(root / "tight", workers=1, timeout_s=0.3, max_queue=0)
     try:
-        model = fit_tone_model(root)
-        main = Server(root / "main", model=model, workers=2, max_upload_mb=1,
+        main = Server(root / "main", model=tone_model, workers=2, max_upload_mb=1,
                       max_duration_s=20)
         try:
-            yield {"main": main.wait(), "tight": tight.wait(), "model": model}
+            yield {"main": main.wait(), "tight": tight.wait(), "model": tone_model}
         finally:
             main.stop()
     finally:
@@ -226,8 +224,10 @@ def test_dead_workers_are_replaced(main: Server, tmp_path: Path) -> None:
     assert len(workers) == 2
     for worker in workers:
         worker.kill()
-    psutil.wait_procs(workers, timeout=10)
-    time.sleep(1.0)  # the pool notices its dead workers
+    # A killed worker is gone once the server reaps it, which its pool does after marking
+    # itself broken: from then on a request starts a fresh pool.
+    _, alive = psutil.wait_procs(workers, timeout=120)
+    assert not alive
     answer = _post(main, "/extract", wav(tmp_path / "after.wav", 1.0, 140.0, seed=5))
     assert answer.status_code == 200, answer.text
     assert answer.json()["features"]["audio"]
@@ -241,15 +241,20 @@ def test_uploads_are_removed(main: Server) -> None:
 def test_timeout_busy_and_cleanup(servers: dict[str, Server], tmp_path: Path) -> None:
     tight = servers["tight"]
     video = mp4(tmp_path / "slow.mp4", 1.0)
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+    # While this process holds every lock of the server's cache, the job waits, however
+    # fast the machine: it is running when the second request comes, and outlives the
+    # timeout.
+    with held_locks(tight.cache), concurrent.futures.ThreadPoolExecutor(1) as pool:
         slow = pool.submit(_post, tight, "/extract", video)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while not httpx.get(f"{tight.url}/health").json()["running"]:
-            assert time.monotonic() < deadline
+            assert time.monotonic() < deadline and not slow.done(), "the job did not start"
             time.sleep(0.02)
         busy = _post(tight, "/extract", wav(tmp_path / "b.wav"))
         assert busy.status_code == 503 and busy.headers["retry-after"]
         assert slow.result().status_code == 504
+        # the timed-out job still runs and owns its upload; the refused one left nothing
+        assert len(tight.uploads_left()) == 1
     tight.idle()
     assert tight.uploads_left() == []
     assert _post(tight, "/predict", video).status_code == 404  # no model loaded

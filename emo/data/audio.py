@@ -40,6 +40,10 @@ MIN_DURATION = 0.06
 END_TOLERANCE = 0.25
 #: Suffixes decoded with FFmpeg directly (libsndfile does not read these containers).
 FFMPEG_SUFFIXES = (".mp4", ".mov", ".m4a", ".m4v", ".mkv", ".avi", ".webm", ".aac", ".wma")
+#: How far before a segment's start FFmpeg seeks, in seconds: a decoder drops what it
+#: decodes first after a seek (AAC's pre-roll frame: seen with PyAV 19's FFmpeg), so the
+#: seek lands early and the samples before the start are cut.
+SEEK_PREROLL = 0.5
 #: Resampling quality passed to :func:`soxr.resample`.
 RESAMPLE_QUALITY = "HQ"
 #: Sample rates accepted, in Hz: below, speech features mean nothing; above, not audio.
@@ -281,10 +285,10 @@ def _read_ffmpeg(path: Path, start: float | None, end: float | None) -> tuple[np
         if stream.codec_context is None:
             raise MediaError("the audio track's codec is unknown (damaged header?)", path)
         first, last = _bounds(path, start, end, _stream_duration(container, stream) or None)
-        if first > 0 and stream.time_base is not None:
+        if first > SEEK_PREROLL and stream.time_base is not None:
             # no usable index (damaged file): decode from the start, dropping what precedes
             with contextlib.suppress(av.FFmpegError):
-                container.seek(int(first / stream.time_base), stream=stream)
+                container.seek(int((first - SEEK_PREROLL) / stream.time_base), stream=stream)
         chunks, rate = _decode_range(container, stream, first, last, path)
     if not chunks:
         where = "the file" if start is None and end is None else (

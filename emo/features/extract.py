@@ -54,7 +54,7 @@ from emo._native import die_with_parent
 from emo.data.clip import Clip
 from emo.errors import CacheError, ConfigError, EmoError, FeatureError
 from emo.features.base import FRAMES, Extractor, Outcome, Stream, get_extractor
-from emo.features.cache import FeatureCache
+from emo.features.cache import MISSING, UNCHECKED, DamagedEntryError, FeatureCache
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -521,9 +521,11 @@ def run(
     finally:
         cache.close()
     todo = []
+    unchecked = 0
     for task in tasks:
         identity = task.extractor.identity()
-        if cache.has(task.key, identity):
+        problem = cache.check(task.key, identity)
+        if problem is None:
             report.cached += 1
             continue
         record = None if retry_failed else cache.failure(task.key)
@@ -532,7 +534,14 @@ def run(
             report.failures.append(Failure(task.clip.id, task.modality,
                                            f"{reason} (failed before; --retry-failed to retry)"))
             continue
+        if problem == UNCHECKED:
+            unchecked += 1
+        elif problem != MISSING:
+            _say_damaged(task, problem, cache)
         todo.append(task)
+    if unchecked:
+        log.warning("%d cache entr%s %s; computing them again", unchecked,
+                    "y was" if unchecked == 1 else "ies were", UNCHECKED)
     if progress is not None:
         progress(len(todo))
     busy: list[Task] = []
@@ -564,8 +573,18 @@ def _count(report: ExtractionReport, status: str, task: Task, reason: str, secon
         report.failures.append(Failure(task.clip.id, task.modality, reason))
 
 
+def _say_damaged(task: Task, problem: str, cache: FeatureCache) -> None:
+    """Warn that a clip's cached features are damaged and will be computed again."""
+    log.warning("clip %r [%s]: cached features %s (%s); computing them again", task.clip.id,
+                task.modality, problem, cache.path(task.key, task.extractor.identity()))
+
+
 def collect(tasks: Iterable[Task], cache: FeatureCache) -> dict[str, pd.DataFrame]:
     """Read the cached features of tasks into one DataFrame per modality, indexed by id.
+
+    Every entry is verified as it is read (:meth:`FeatureCache.get`). An entry that is
+    damaged, or has vanished since :func:`run` (removed by ``emo cache prune`` meanwhile),
+    is reported naming its clip, removed and computed again here, in this process.
 
     Returns
     -------
@@ -575,20 +594,31 @@ def collect(tasks: Iterable[Task], cache: FeatureCache) -> dict[str, pd.DataFram
     Raises
     ------
     CacheError
-        When an entry :func:`run` found or wrote has vanished or become unreadable
-        since (removed by ``emo cache prune`` meanwhile, damaged disk): a table with
-        the clip silently missing would lie.
+        When such an entry cannot be computed again (its media gone or unreadable now),
+        naming the clip and why: a table with the clip silently missing would lie.
     """
     import pandas as pd
 
-    rows: dict[str, dict[str, dict[str, float]]] = {}
+    tasks = list(tasks)
+    found: list[dict[str, float] | None] = []
+    redo: list[Task] = []
     for task in tasks:
         identity = task.extractor.identity()
-        features = cache.get(task.key, identity)
+        try:
+            features = cache.get(task.key, identity)
+        except DamagedEntryError as exc:
+            _say_damaged(task, exc.reason, cache)
+            cache.discard(task.key, identity)
+            features = None
         if features is None:
-            raise CacheError(f"entry of clip {task.clip.id!r} ({task.modality}) is missing or "
-                             "unreadable; run `emo cache verify`, then this command again",
-                             cache.path(task.key, identity))
+            redo.append(task)
+        found.append(features)
+    if redo:
+        _compute_again(redo, cache)
+    rows: dict[str, dict[str, dict[str, float]]] = {}
+    for task, features in zip(tasks, found, strict=True):
+        if features is None:
+            features = _read_again(task, cache)
         rows.setdefault(task.modality, {})[task.clip.id] = features
     tables = {}
     for modality, by_id in rows.items():
@@ -596,3 +626,30 @@ def collect(tasks: Iterable[Task], cache: FeatureCache) -> dict[str, pd.DataFram
         frame.index.name = "id"
         tables[modality] = frame
     return tables
+
+
+def _compute_again(tasks: list[Task], cache: FeatureCache) -> None:
+    """Compute missing entries in this process (under their locks, like :func:`run`)."""
+    for job in jobs(tasks):
+        for status, task, reason, _ in _job_results(job, cache.root, True, None):
+            if status == "failed":
+                raise CacheError(f"features of clip {task.clip.id!r} ({task.modality}) were "
+                                 f"missing or damaged in the cache and cannot be computed "
+                                 f"again: {reason}", cache.path(task.key,
+                                                                task.extractor.identity()))
+
+
+def _read_again(task: Task, cache: FeatureCache) -> dict[str, float]:
+    """The features of a task computed again by :func:`_compute_again`."""
+    identity = task.extractor.identity()
+    try:
+        features = cache.get(task.key, identity)
+    except DamagedEntryError as exc:
+        features, why = None, exc.reason
+    else:
+        why = "vanished"
+    if features is None:
+        raise CacheError(f"features of clip {task.clip.id!r} ({task.modality}) computed again "
+                         f"but {why}: the cache folder is being changed or its disk fails",
+                         cache.path(task.key, identity))
+    return features
