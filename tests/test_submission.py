@@ -181,14 +181,20 @@ HOSTILE = {
 }
 CHECK = """
 import resource, sys
+from pathlib import Path
 from emo.errors import SubmissionError
 from emo.submission import check
 try:
     check(sys.argv[1])
 except SubmissionError as exc:
     print(exc, file=sys.stderr)
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(peak * (1 if sys.platform == "darwin" else 1024))
+status = Path("/proc/self/status")
+if status.exists():  # Linux: this program's own peak (ru_maxrss keeps the forking parent's)
+    hwm = next(line for line in status.read_text().splitlines() if line.startswith("VmHWM"))
+    print(int(hwm.split()[1]) * 1024)
+else:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(peak * (1 if sys.platform == "darwin" else 1024))
 """
 
 
