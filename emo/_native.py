@@ -1,10 +1,12 @@
 """Process-level plumbing close to the OS: native libraries' log lines (MediaPipe's C++
-warnings) kept off the user's terminal, and worker processes that die with their parent."""
+warnings) kept off the user's terminal, the model files shipped with emo
+(:func:`model_path`), and worker processes that die with their parent."""
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import hashlib
 import os
 import signal
 import sys
@@ -12,10 +14,24 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
 from typing import TYPE_CHECKING
+
+from emo.errors import FeatureError
 
 if TYPE_CHECKING:
     import psutil
+
+#: The model files shipped in ``emo/assets`` and their SHA-256 (where each comes from:
+#: ``emo/assets/SOURCE.md`` and docs/models.md).
+MODELS: dict[str, str] = {
+    "face_landmarker.task": "64184e229b263107bc2b804c6625db1341ff2bb731874b0bcc2fe6544e0bc9ff",
+    "pose_landmarker_full.task":
+        "949ca680de68963a7ca922dc7cf71b446623f49f74f3c1d4dc79ccf68646c1ca",
+}
+#: The folder of the shipped models (package data of the wheel).
+ASSETS = Path(__file__).parent / "assets"
 
 
 @contextlib.contextmanager
@@ -84,3 +100,39 @@ def _watch(parent: psutil.Process) -> None:
         while parent.is_running() and parent.status() != psutil.STATUS_ZOMBIE:
             time.sleep(WATCH_SECONDS)
     os._exit(1)
+
+
+@cache
+def model_path(name: str) -> Path:
+    """The path of a model shipped with emo, checked once per process against its SHA-256.
+
+    Parameters
+    ----------
+    name
+        A key of :data:`MODELS`, e.g. ``"face_landmarker.task"``.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    FeatureError
+        When the file is missing or its content is not the one recorded (a damaged
+        installation: reinstall emo).
+
+    Examples
+    --------
+    >>> model_path("face_landmarker.task").name
+    'face_landmarker.task'
+    """
+    path = ASSETS / name
+    try:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as exc:
+        raise FeatureError(f"model file missing or unreadable ({exc.strerror}); "
+                           "reinstall emo", path) from None
+    if digest != MODELS[name]:
+        raise FeatureError(f"model file damaged: sha256 {digest}, expected {MODELS[name]}; "
+                           "reinstall emo", path)
+    return path

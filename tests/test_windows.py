@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from emo import api
-from emo.features.frames import GraphTracker
+from emo.features.frames import TaskTracker
 
 
 @pytest.fixture(scope="module")
@@ -28,15 +28,15 @@ def recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def analysed_frames(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Counts the frames the MediaPipe graphs of this process measure (one item each)."""
+    """Counts the frames the MediaPipe landmarkers of this process measure (one item each)."""
     measured: list[int] = []
-    measure = GraphTracker.measure
+    measure = TaskTracker.measure
 
-    def counting(self: GraphTracker, image: np.ndarray) -> np.ndarray:
+    def counting(self: TaskTracker, image: np.ndarray) -> np.ndarray:
         measured.append(1)
         return measure(self, image)
 
-    monkeypatch.setattr(GraphTracker, "measure", counting)
+    monkeypatch.setattr(TaskTracker, "measure", counting)
     return measured
 
 
