@@ -15,7 +15,12 @@ from emo import api
 from emo.data.clip import Clip
 from emo.features.cache import FeatureCache
 from emo.features.extract import collect, run
-from tests.features.test_extract import CrashingNumbers, CrashingWindows, NumbersExtractor
+from tests.features.test_extract import (
+    CrashingNumbers,
+    CrashingWindows,
+    NumbersExtractor,
+    text_clips,
+)
 
 distributed = pytest.importorskip("distributed")
 dask = pytest.importorskip("dask")
@@ -69,13 +74,8 @@ def test_dask_cluster_gives_the_local_tables_keys_and_failures(tmp_path: Path) -
 # -- poison clips, lost workers, one-thread clusters (issue 22, rows 2 and 11) ------------
 @pytest.fixture
 def numbers(tmp_path: Path) -> list[Clip]:
-    """Four text clips read by the test extractors of test_extract (one empty: a failure)."""
-    out = []
-    for i, text in enumerate(["1 2 3", "4", "", "5 5"]):
-        path = tmp_path / f"c{i}.txt"
-        path.write_text(text)
-        out.append(Clip(f"c{i}", actor=f"A{i % 2}", label="An", audio=path))
-    return out
+    """The text clips of test_extract, read by its test extractors."""
+    return text_clips(tmp_path)
 
 
 def _cluster(workers: int) -> distributed.LocalCluster:
@@ -97,7 +97,7 @@ def test_a_poison_clip_fails_alone_and_lost_workers_are_reported(
         split = run([numbers[0], *windows], {"audio": CrashingWindows()}, cache,
                     dask=cluster.scheduler_address)
     reasons = {f.clip_id: f.reason for f in report.failures}
-    assert set(reasons) == {"c1", "c2"}
+    assert set(reasons) == {"c1", "c2", "missing"}
     assert re.fullmatch(r".*c1\.txt: every Dask worker that ran it died while extracting "
                         r"audio features: .*", reasons["c1"])
     assert set(collect(report.tasks, cache)["audio"].index) == {"c0", "c3"}
@@ -116,6 +116,6 @@ def test_a_one_thread_cluster_runs_every_task(tmp_path: Path, numbers: list[Clip
         workers = set(client.scheduler_info()["workers"])
         report = run(numbers, {"audio": NumbersExtractor()}, FeatureCache(tmp_path / "cache"),
                      dask=cluster.scheduler_address)
-    assert report.computed == 3 and [f.clip_id for f in report.failures] == ["c2"]
+    assert report.computed == 3 and {f.clip_id for f in report.failures} == {"c2", "missing"}
     ran = [t for t in stream.data if t["key"].startswith("_compute_job")]
     assert len(ran) == 4 and {t["worker"] for t in ran} <= workers

@@ -38,16 +38,22 @@ class NumbersExtractor(Extractor):
                 "audio__n": float(len(values))}
 
 
-@pytest.fixture
-def clips(tmp_path: Path) -> list[Clip]:
+def text_clips(root: Path) -> list[Clip]:
+    """Four text clips for :class:`NumbersExtractor` (``c2`` empty: a failure), one whose
+    file is missing, one without media."""
     out = []
     for i, text in enumerate(["1 2 3", "4", "", "5 5"]):
-        path = tmp_path / f"c{i}.txt"
+        path = root / f"c{i}.txt"
         path.write_text(text)
         out.append(Clip(f"c{i}", actor=f"A{i % 2}", label="An", audio=path))
-    out.append(Clip("missing", audio=tmp_path / "nope.txt"))
+    out.append(Clip("missing", audio=root / "nope.txt"))
     out.append(Clip("video_only_face", video=None))
     return out
+
+
+@pytest.fixture
+def clips(tmp_path: Path) -> list[Clip]:
+    return text_clips(tmp_path)
 
 
 def test_run_caches_reports_failures_and_resumes(tmp_path: Path, clips: list[Clip]) -> None:
