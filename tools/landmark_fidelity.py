@@ -209,6 +209,10 @@ def main() -> None:
     still, _ = tasks_pose(sets["pose_video"][::POSE_STILL_STEP], bundle, static=True)
     row("pose stills: upper", legacy["pose_still"][:, upper, :3], still[:, upper, :3],
         iod=False)
+    row("legacy video vs still", legacy["pose_image"][::POSE_STILL_STEP][:, upper, :3],
+        legacy["pose_still"][:, upper, :3], iod=False)
+    row("tasks video vs still", pose_image[::POSE_STILL_STEP][:, upper, :3],
+        still[:, upper, :3], iod=False)
     row("pose: upper body", legacy["pose_image"][:, upper, :3], pose_image[:, upper, :3],
         iod=False)
     both = np.isfinite(legacy["pose_world"]).all(axis=(1, 2)) & np.isfinite(pose_world).all(
