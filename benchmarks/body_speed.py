@@ -139,8 +139,9 @@ def video_table(folder: Path, n_frames: int, repeat: int) -> None:
     def raw() -> None:
         with new_pose_landmarker() as marker:
             for i, (_, image) in enumerate(iter_frames(path, max_side=MAX_SIDE)):
-                marker.detect_for_video(mp.Image(image_format=mp.ImageFormat.SRGB, data=image),
-                                        33 * (i + 1))
+                frame = mp.Image(image_format=mp.ImageFormat.SRGB,
+                                 data=np.ascontiguousarray(image))
+                marker.detect_for_video(frame, 33 * (i + 1))
 
     def decode() -> None:
         for _ in iter_frames(path, max_side=MAX_SIDE):

@@ -101,8 +101,8 @@ def _components(videos: list[tuple[str, list[tuple[float, float]]]]) -> dict[str
         t0, c0 = time.perf_counter(), time.process_time()
         with av.open(path) as container, new_face_landmarker(static=False) as marker:
             for i, frame in enumerate(container.decode(video=0)):
-                image = mp.Image(image_format=mp.ImageFormat.SRGB,
-                                 data=frame.to_ndarray(format="rgb24"))
+                image = mp.Image(image_format=mp.ImageFormat.SRGB,  # rows may be padded
+                                 data=np.ascontiguousarray(frame.to_ndarray(format="rgb24")))
                 marker.detect_for_video(image, 33 * (i + 1))
         clock("video", t0, c0)
         t0, c0 = time.perf_counter(), time.process_time()

@@ -81,8 +81,8 @@ def raw_pass(path: Path) -> tuple[float, float, int]:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         for frame in container.decode(stream):
-            image = mp.Image(image_format=mp.ImageFormat.SRGB,
-                             data=frame.to_ndarray(format="rgb24"))
+            image = mp.Image(image_format=mp.ImageFormat.SRGB,  # rows may be padded
+                             data=np.ascontiguousarray(frame.to_ndarray(format="rgb24")))
             t0 = time.perf_counter()
             marker.detect_for_video(image, 33 * (n + 1))
             mesh_seconds += time.perf_counter() - t0
