@@ -11,7 +11,7 @@ takes in it, as in the challenge data. Timed side by side in one run:
 - ``extract, warm``: the five takes in one process, so the file is parsed once.
 
 Video: a clip made of a real photograph (scikit-image's astronaut, panned) is run through
-``iter_frames`` + ``Pose.process`` (raw MediaPipe, a fresh graph) and through
+``iter_frames`` + ``PoseLandmarker.detect_for_video`` (raw MediaPipe, a new landmarker) and through
 :func:`emo.features.body.pose.video_joints` (the same plus landmark mapping, gap filling and
 resampling) and the whole extractor on every frame; the overhead target is <= 15 % per frame.
 The extractor at its default pose rate shows what the rate saves (its UAR effect is part of
@@ -126,10 +126,10 @@ def synth_video(path: Path, n_frames: int, fps: int = 30) -> None:
 
 def video_table(folder: Path, n_frames: int, repeat: int) -> None:
     """Print the video pose timings."""
-    from mediapipe.python.solutions.pose import Pose
+    import mediapipe as mp
 
     from emo.data.video import iter_frames
-    from emo.features.body.pose import MAX_SIDE, video_joints
+    from emo.features.body.pose import MAX_SIDE, new_pose_landmarker, video_joints
 
     path = folder / "astronaut.mp4"
     synth_video(path, n_frames)
@@ -137,9 +137,11 @@ def video_table(folder: Path, n_frames: int, repeat: int) -> None:
     default = get_extractor("body", source="video")
 
     def raw() -> None:
-        with Pose(static_image_mode=False, model_complexity=1) as pose:
-            for _, image in iter_frames(path, max_side=MAX_SIDE):
-                pose.process(image)
+        with new_pose_landmarker() as marker:
+            for i, (_, image) in enumerate(iter_frames(path, max_side=MAX_SIDE)):
+                frame = mp.Image(image_format=mp.ImageFormat.SRGB,
+                                 data=np.ascontiguousarray(image))
+                marker.detect_for_video(frame, 33 * (i + 1))
 
     def decode() -> None:
         for _ in iter_frames(path, max_side=MAX_SIDE):
@@ -155,7 +157,7 @@ def video_table(folder: Path, n_frames: int, repeat: int) -> None:
     print(f"\nVideo pose: {n_frames} frames 480x480, model_complexity=1, one process ({load()})")
     print(f"{'step':44s} {'ms/frame':>9s} {'vs raw':>8s}")
     for name, key in (("decode only (iter_frames)", "decode"),
-                      ("raw: iter_frames + Pose.process", "raw"),
+                      ("raw: iter_frames + PoseLandmarker", "raw"),
                       ("emo video_joints (map, fill, resample)", "ours"),
                       ("emo extractor, every frame (+ features)", "full"),
                       (f"emo extractor, default {default.pose_fps:g} fps", "default")):

@@ -7,7 +7,8 @@ kept in ``--data`` for later runs (written when the folder is empty).
 
 1. **Extract vs ideal, every frame, Kinect body.** The ideal is the cost of the components
    alone, per second of descriptor segment: PyAV rgb24 decoding of the video and of its sound
-   track, MediaPipe Face Mesh (``refine_landmarks=True``, tracking mode) on every frame and
+   track, the MediaPipe Face Landmarker with blendshapes (VIDEO mode, a new one per video) on
+   every frame and
    openSMILE eGeMAPSv02 functionals of each segment, times the seconds of all segments,
    divided by 2 cores. It is measured on a sample of the videos in 2 worker processes at once
    (so that it meets the load the 2 workers of ``emo extract -j 2`` meet), before and after
@@ -66,12 +67,12 @@ _STATE: dict[str, Any] = {}
 
 
 def _start_worker() -> None:
-    """Build the Face Mesh graph and the openSMILE object once per worker (not timed)."""
+    """Load the Face Landmarker and build the openSMILE object once per worker (not timed)."""
     import opensmile
-    from mediapipe.python.solutions import face_mesh
 
-    _STATE["mesh"] = face_mesh.FaceMesh(static_image_mode=False, refine_landmarks=True,
-                                        max_num_faces=1)
+    from emo.features.face.landmarks import new_face_landmarker
+
+    new_face_landmarker(static=False).close()  # the native libraries and the model, loaded
     _STATE["smile"] = opensmile.Smile(feature_set=opensmile.FeatureSet.eGeMAPSv02,
                                       feature_level=opensmile.FeatureLevel.Functionals)
 
@@ -91,13 +92,18 @@ def _components(videos: list[tuple[str, list[tuple[float, float]]]]) -> dict[str
         out[name][0] += time.perf_counter() - t0
         out[name][1] += time.process_time() - c0
 
-    mesh, smile = _STATE["mesh"], _STATE["smile"]
+    import mediapipe as mp
+
+    from emo.features.face.landmarks import new_face_landmarker
+
+    smile = _STATE["smile"]
     for path, segments in videos:
         t0, c0 = time.perf_counter(), time.process_time()
-        mesh.reset()
-        with av.open(path) as container:
-            for frame in container.decode(video=0):
-                mesh.process(frame.to_ndarray(format="rgb24"))
+        with av.open(path) as container, new_face_landmarker(static=False) as marker:
+            for i, frame in enumerate(container.decode(video=0)):
+                image = mp.Image(image_format=mp.ImageFormat.SRGB,  # rows may be padded
+                                 data=np.ascontiguousarray(frame.to_ndarray(format="rgb24")))
+                marker.detect_for_video(image, 33 * (i + 1))
         clock("video", t0, c0)
         t0, c0 = time.perf_counter(), time.process_time()
         with av.open(path) as container:
@@ -115,7 +121,7 @@ def _components(videos: list[tuple[str, list[tuple[float, float]]]]) -> dict[str
 def ideal(pool: ProcessPoolExecutor, sample: list[tuple[str, list[tuple[float, float]]]],
           video_seconds: float, sample_segments: float, all_segments: float) -> tuple[float, float]:
     """(wall, CPU) seconds of the components over all segments on 2 cores, from the sample
-    run in the 2 workers at once, scaled per second: decoding and Face Mesh per second of
+    run in the 2 workers at once, scaled per second: decoding and Face Landmarker per second of
     video, openSMILE per second of segment."""
     halves = [sample[0::2], sample[1::2]]
     parts = list(pool.map(_components, halves))
@@ -290,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
         best = (np.mean([before[0], after[0]]), np.mean([before[1], after[1]]))
         print(f"1. extract vs its components' ideal, every frame, Kinect body, -j 2 ({load()})")
         table = Table(["run", "wall s", "x ideal", "CPU s", "x ideal"], width=46)
-        table.row("ideal: decode + Face Mesh + openSMILE / 2", best[0], "1.00x", best[1],
+        table.row("ideal: decode + Face Landmarker + openSMILE / 2", best[0], "1.00x", best[1],
                   "1.00x")
         table.row(f"  (before / after: {before[0]:.1f} / {after[0]:.1f} s wall)")
         table.row("emo extract -j 2 --face-fps 0, cold", cold[0], f"{cold[0] / best[0]:.2f}x",

@@ -58,8 +58,12 @@ def with_metadata(model: bytes, mean: float, std: float, name: str) -> bytes:
     return bytes(writer.populate()[0])
 
 
-def build(out: Path) -> dict[str, str]:
-    """Write the bundle atomically; return the sha256 of every input and output file."""
+def build(out: Path, ranges: tuple[tuple[float, float], ...] | None = None) -> dict[str, str]:
+    """Write the bundle atomically; return the sha256 of every input and output file.
+
+    ``ranges`` overrides the input range (low, high) of each model, in :data:`MODELS`
+    order (to check the legacy ranges against others with ``tools/landmark_fidelity.py``).
+    """
     import mediapipe
 
     if mediapipe.__version__ != "0.10.21":
@@ -67,7 +71,11 @@ def build(out: Path) -> dict[str, str]:
     root = Path(mediapipe.__file__).parent
     sums: dict[str, str] = {}
     entries: list[tuple[str, bytes]] = []
-    for name, source, mean, std in MODELS:
+    for i, (name, source, mean, std) in enumerate(MODELS):
+        if ranges is not None:  # (pixel - mean) / std maps [0, 255] onto [low, high]
+            low, high = ranges[i]
+            std = 255.0 / (high - low)
+            mean = 0.0 - low * std  # (0.0 - 0.0 is 0.0, not -0.0)
         raw = (root / source).read_bytes()
         sums[source] = sha256(raw)
         model = with_metadata(raw, mean, std, name)
@@ -95,7 +103,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path, nargs="?",
                         default=Path(__file__).parents[1] / "emo/assets/pose_landmarker_full.task")
-    for name, digest in build(parser.parse_args().out).items():
+    parser.add_argument("--ranges", type=float, nargs=4, metavar=("DET_LO", "DET_HI", "LM_LO",
+                                                                  "LM_HI"),
+                        help="other input ranges of the detector and the landmark model "
+                             "(a check; the shipped bundle uses -1 1 0 1)")
+    args = parser.parse_args()
+    ranges = None if args.ranges is None else (tuple(args.ranges[:2]), tuple(args.ranges[2:]))
+    for name, digest in build(args.out, ranges).items():
         print(f"{digest}  {name}")
 
 

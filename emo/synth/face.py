@@ -1,6 +1,6 @@
 """Synthetic talking faces: one photograph animated by smooth, landmark-anchored warps.
 
-The base image is ``skimage.data.astronaut()`` (public domain). MediaPipe Face Mesh
+The base image is ``skimage.data.astronaut()`` (public domain). The MediaPipe Face Landmarker
 finds its 478 landmarks once; every action unit (AU) below is then a displacement field,
 a sum of Gaussian radial basis functions centred on a landmark group, optionally gated
 so that it only moves what lies below a line (the jaw below the lips). A frame is the

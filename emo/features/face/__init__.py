@@ -57,7 +57,10 @@ class FaceAUExtractor(FrameExtractor):
         clips; 0.99 for levels, 0.65 for the rise/fall slopes), at a third of the cost, and
         the synthetic set's face UAR stays within its noise (``benchmarks/extract_speed.py``).
     blendshapes : bool, default=True
-        Add the functionals of the 51 blendshape scores.
+        Add the functionals of the 51 blendshape scores. ``emo fit`` face UAR (5 actor-grouped
+        outer folds), with / without: CK+48 photographs 78.0 % / 75.8 % (better in 3 of 5
+        folds), the synthetic set of ``emo synth --actors 6 --takes 3`` 92.1 % / 96.8 % (its
+        faces are geometric warps of one photograph, which the landmark AUs describe).
     max_side : int or None, default=640
         Frames are downscaled so that their longer side is at most this (faster on HD
         video; the landmark model works on a 256 x 256 face crop); ``None`` keeps the size.
