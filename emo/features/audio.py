@@ -13,8 +13,10 @@ modality ``"audio"``:
     voice-quality and formant descriptors (``*_sma3nz``) count voiced frames only.
 
 The signal is decoded by :func:`emo.data.audio.read_audio` (any container, the segment
-only, mono, resampled) and handed to :meth:`opensmile.Smile.process_signal`; the clips of
-one file go to one worker together (:meth:`OpenSmileExtractor.stream`). Each
+only, mono, resampled) and handed to openSMILE: functionals are read from the array of
+``Smile(signal, rate)`` (the values of :meth:`opensmile.Smile.process_signal`'s row without
+its DataFrame), low-level descriptors from ``process_signal``; the clips of one file go to
+one worker together (:meth:`OpenSmileExtractor.stream`). Each
 process builds one ``Smile`` per feature set and level on first use and reuses it:
 ``process_signal`` keeps no state between calls. Feature names are
 ``audio__<openSMILE name>``.
@@ -27,14 +29,13 @@ from dataclasses import dataclass
 from functools import cache, partial
 from typing import TYPE_CHECKING, ClassVar
 
-import numpy as np
-
 from emo.data.clip import Clip
 from emo.errors import FeatureError
 from emo.features.base import Extractor, Stream, prefixed, register_factory
-from emo.features.functionals import DEFAULT_STATS, functionals
 
-if TYPE_CHECKING:  # opensmile, pandas and the decoders load only when a clip is processed
+if TYPE_CHECKING:  # numpy, opensmile, pandas and the decoders load only when a clip is
+    # processed: a run with every clip cached makes the extractor but never calls it
+    import numpy as np
     import opensmile
     import pandas as pd
 
@@ -59,13 +60,6 @@ class FeatureSet:
     name: str
     smile_set: str
     level: str = "Functionals"
-
-    def summarise(self, frame: pd.DataFrame) -> dict[str, float]:
-        """Clip features of openSMILE's output: the functionals row, or the summary of
-        low-level descriptors (:func:`summarise_lld`)."""
-        if self.level == "Functionals":
-            return frame.iloc[0].to_dict()
-        return summarise_lld(frame)
 
 
 #: The feature sets, by extractor name (see the module docstring).
@@ -102,6 +96,12 @@ def smile(feature_set: str, feature_level: str) -> opensmile.Smile:
         feature_set=opensmile.FeatureSet[feature_set],
         feature_level=opensmile.FeatureLevel[feature_level],
     )
+
+
+@cache
+def _functional_names(feature_set: str, modality: str) -> tuple[str, ...]:
+    """``<modality>__<name>`` of every functional of a feature set, in openSMILE's order."""
+    return tuple(f"{modality}__{name}" for name in smile(feature_set, "Functionals").feature_names)
 
 
 def smile_frame(signal: np.ndarray, sr: int, feature_set: str, feature_level: str) -> pd.DataFrame:
@@ -151,6 +151,10 @@ def summarise_lld(lld: pd.DataFrame, rate: float = LLD_RATE) -> dict[str, float]
     >>> out["F0_sma3nz_mean"], out["Loudness_sma3_std"], out["voiced_fraction"]
     (21.0, 0.0, 0.5)
     """
+    import numpy as np
+
+    from emo.features.functionals import DEFAULT_STATS, functionals
+
     values = lld.to_numpy(dtype=float, copy=True)
     voiced_only = np.array([name.endswith("nz") for name in lld.columns])
     block = values[:, voiced_only]
@@ -198,6 +202,8 @@ class OpenSmileExtractor(Extractor):
     def warm(self) -> None:
         """Load the audio decoder and openSMILE, and run it on one second of quiet noise, so
         that its buffers are allocated before the first clip."""
+        import numpy as np
+
         importlib.import_module("emo.data.audio")  # soundfile, PyAV, soxr
         noise = np.random.default_rng(0).normal(0.0, 1e-3, self.sample_rate).astype(np.float32)
         smile_frame(noise, self.sample_rate, self.feature_set.smile_set, self.feature_set.level)
@@ -211,21 +217,27 @@ class OpenSmileExtractor(Extractor):
         """Features of the clip's audio segment, decoded by :func:`emo.data.audio.read_audio`
         (a segment of a compressed file is reached by seeking, so the clip's samples are
         decoded once and do not depend on the other clips of its file) and handed to
-        :meth:`opensmile.Smile.process_signal`."""
+        openSMILE (see the module notes)."""
         path = clip.media_for("audio")
         if path is None:
             raise FeatureError(f"clip {clip.id!r} has no audio or video file", clip.origin)
         from emo.data.audio import read_audio
 
         signal = read_audio(path, sr=self.sample_rate, start=clip.start, end=clip.end)
+        smile_set, level = self.feature_set.smile_set, self.feature_set.level
         try:
-            frame = smile_frame(signal, self.sample_rate, self.feature_set.smile_set,
-                                self.feature_set.level)
+            if level == "Functionals":
+                # the array itself: openSMILE's DataFrame and a dict of it cost ~10 % of
+                # ComParE's 6373 functionals
+                values = smile(smile_set, level)(signal, self.sample_rate)[0, :, 0]
+                return dict(zip(_functional_names(smile_set, self.modality), values.tolist(),
+                                strict=True))
+            frame = smile_frame(signal, self.sample_rate, smile_set, level)
         except (RuntimeError, ValueError) as exc:
             raise FeatureError(f"openSMILE failed: {exc}", path) from exc
         if frame.empty:
             raise FeatureError("openSMILE returned no frames (segment too short?)", path)
-        return prefixed(self.modality, self.feature_set.summarise(frame))
+        return prefixed(self.modality, summarise_lld(frame))
 
 
 for _name in FEATURE_SETS:

@@ -38,16 +38,22 @@ class NumbersExtractor(Extractor):
                 "audio__n": float(len(values))}
 
 
-@pytest.fixture
-def clips(tmp_path: Path) -> list[Clip]:
+def text_clips(root: Path) -> list[Clip]:
+    """Four text clips for :class:`NumbersExtractor` (``c2`` empty: a failure), one whose
+    file is missing, one without media."""
     out = []
     for i, text in enumerate(["1 2 3", "4", "", "5 5"]):
-        path = tmp_path / f"c{i}.txt"
+        path = root / f"c{i}.txt"
         path.write_text(text)
         out.append(Clip(f"c{i}", actor=f"A{i % 2}", label="An", audio=path))
-    out.append(Clip("missing", audio=tmp_path / "nope.txt"))
+    out.append(Clip("missing", audio=root / "nope.txt"))
     out.append(Clip("video_only_face", video=None))
     return out
+
+
+@pytest.fixture
+def clips(tmp_path: Path) -> list[Clip]:
+    return text_clips(tmp_path)
 
 
 def test_run_caches_reports_failures_and_resumes(tmp_path: Path, clips: list[Clip]) -> None:
@@ -165,18 +171,38 @@ def test_failure_of_identical_content_names_this_clips_file(tmp_path: Path) -> N
 
 
 def test_damaged_entry_is_recomputed_alone_and_a_vanished_one_is_not_hidden(
-        tmp_path: Path, clips: list[Clip]) -> None:
+        tmp_path: Path, clips: list[Clip], caplog: pytest.LogCaptureFixture) -> None:
     from emo.errors import CacheError
 
     cache = FeatureCache(tmp_path / "cache")
     first = run(clips, {"audio": NumbersExtractor()}, cache)
+    reference = collect(first.tasks, cache)["audio"]
     entry = cache.path(first.tasks[0].key, first.tasks[0].extractor.identity())
     entry.write_bytes(entry.read_bytes()[:30])  # as a crash of a non-atomic writer would
     again = run(clips, {"audio": NumbersExtractor()}, cache)
     assert (again.computed, again.cached) == (1, 2)
-    assert collect(again.tasks, cache)["audio"].equals(collect(first.tasks, cache)["audio"])
+    assert collect(again.tasks, cache)["audio"].equals(reference)
+    # one flipped bit anywhere: the next run names the clip and computes it again
+    whole = bytearray(entry.read_bytes())
+    whole[len(whole) // 3] ^= 0x10
+    entry.write_bytes(bytes(whole))
+    with caplog.at_level("WARNING"):
+        again = run(clips, {"audio": NumbersExtractor()}, cache)
+    assert (again.computed, again.cached) == (1, 2)
+    assert "clip 'c0' [audio]: cached features damaged" in caplog.text
+    # damaged or vanished after run(): collect names the clip and computes it again
+    caplog.clear()
     entry.unlink()
-    with pytest.raises(CacheError, match=f"{entry.name}: entry of clip 'c0'"):
+    forged = cache.path(first.tasks[1].key, first.tasks[1].extractor.identity())
+    forged.write_bytes(b"PAR1" + b"\0" * 64 + b"PAR1")
+    with caplog.at_level("WARNING"):
+        assert collect(again.tasks, cache)["audio"].equals(reference)
+    assert "clip 'c1' [audio]: cached features" in caplog.text
+    assert cache.has(first.tasks[0].key, first.tasks[0].extractor.identity())
+    # and when it cannot be computed again, the clip is named with the reason
+    entry.unlink()
+    clips[0].audio.unlink()
+    with pytest.raises(CacheError, match="clip 'c0' .*cannot be computed again: .*c0.txt"):
         collect(again.tasks, cache)
 
 
@@ -334,3 +360,21 @@ def test_jobs_group_by_stream_frames_first_longest_first(tmp_path: Path) -> None
     tasks = [Task(c, e, f"{e.modality}-{c.id}") for e in (audio, face) for c in clips]
     assert [[t.key for t in job] for job in jobs(tasks)] == [
         ["face-l1", "face-l2"], ["face-s1"], ["audio-s1"], ["audio-l1", "audio-l2"]]
+
+
+def test_entries_of_an_older_emo_are_computed_again_with_one_warning(
+        tmp_path: Path, clips: list[Clip], caplog: pytest.LogCaptureFixture) -> None:
+    import pyarrow.parquet as pq
+
+    cache = FeatureCache(tmp_path / "cache")
+    first = run(clips, {"audio": NumbersExtractor()}, cache)
+    reference = collect(first.tasks, cache)["audio"]
+    for task in first.tasks:  # rewrite each entry as emo 0.1 did: no checksums
+        path = cache.path(task.key, task.extractor.identity())
+        pq.write_table(pq.read_table(path), path)
+    with caplog.at_level("WARNING"):
+        again = run(clips, {"audio": NumbersExtractor()}, cache)
+    assert (again.computed, again.cached) == (3, 0)
+    assert caplog.text.count("written without checksums by an older emo") == 1
+    assert "3 cache entries were" in caplog.text
+    assert collect(again.tasks, cache)["audio"].equals(reference)

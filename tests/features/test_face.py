@@ -36,8 +36,6 @@ from emo.features.face.landmarks import (
 from emo.features.functionals import DEFAULT_STATS
 from tests.features._media import face_video
 
-CKPLUS = Path("/work/shared/data/ckplus48")
-
 
 @pytest.fixture(scope="module")
 def face() -> np.ndarray:
@@ -285,9 +283,8 @@ def test_small_grey_still_is_upscaled(tmp_path: Path) -> None:
     assert features["face__AU12_std"] == 0.0
 
 
-@pytest.mark.skipif(not CKPLUS.is_dir(), reason="real-data pack not available")
-def test_ckplus48_faces_are_found() -> None:
-    paths = sorted((CKPLUS / "happy").glob("*.png"))[::30][:6]
+def test_ckplus48_faces_are_found(shared_data: Path) -> None:
+    paths = sorted((shared_data / "ckplus48" / "happy").glob("*.png"))[::30][:6]
     found = [FaceAUExtractor().extract(Clip(p.stem, video=p))["face__face_fraction"]
              for p in paths]
     assert sum(found) >= 5
