@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 MODELS: dict[str, str] = {
     "face_landmarker.task": "64184e229b263107bc2b804c6625db1341ff2bb731874b0bcc2fe6544e0bc9ff",
     "pose_landmarker_full.task":
-        "949ca680de68963a7ca922dc7cf71b446623f49f74f3c1d4dc79ccf68646c1ca",
+        "4b9f0721e57f561ff256316b89d76d2a1955507a547df5df2fe35851eaf2d2f7",
 }
 #: The folder of the shipped models (package data of the wheel).
 ASSETS = Path(__file__).parent / "assets"

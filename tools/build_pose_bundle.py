@@ -12,8 +12,9 @@ these files lack. This script adds it with the metadata writer of that release, 
 input ranges of the legacy graphs (``ImageToTensorCalculator`` ``output_tensor_float_range``:
 [-1, 1] for the detector, [0, 1] for the landmark model; ``tools/landmark_fidelity.py``
 checks the result against the legacy solution on the same frames), and zips them under the
-names the Tasks graph reads, with fixed time stamps, so the bundle is byte-for-byte
-reproducible. Run it with Python 3.11 and ``mediapipe==0.10.21`` (see docs/models.md)::
+names the Tasks graph reads, stored at 64-byte aligned offsets with fixed time stamps, so
+the bundle is byte-for-byte reproducible. Run it with Python 3.11 and
+``mediapipe==0.10.21`` (see docs/models.md)::
 
     python tools/build_pose_bundle.py emo/assets/pose_landmarker_full.task
 """
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import struct
 import sys
 import tempfile
 import zipfile
@@ -37,6 +39,8 @@ MODELS = (
 )
 #: Output tensors of each model (the writer wants one entry per tensor).
 OUTPUTS = {"pose_detector.tflite": 2, "pose_landmarks_detector.tflite": 5}
+#: Byte alignment of each model inside the zip.
+ALIGN = 64
 #: Zip entry time stamp (the earliest a zip can hold): the same bytes on every run.
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 
@@ -44,6 +48,16 @@ FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 def sha256(data: bytes) -> str:
     """Hex SHA-256 of ``data``."""
     return hashlib.sha256(data).hexdigest()
+
+
+def _alignment(offset: int, name: str) -> bytes:
+    """A zip extra field that puts the data of an entry whose local header starts at
+    ``offset`` on a multiple of :data:`ALIGN` bytes (as Android's zipalign does): TFLite
+    then maps the model's tensors in place instead of copying them (a new landmarker
+    starts faster)."""
+    start = offset + 30 + len(name.encode()) + 4  # local header, name, extra field header
+    padding = -start % ALIGN
+    return struct.pack("<HH", 0xD935, padding) + bytes(padding)
 
 
 def with_metadata(model: bytes, mean: float, std: float, name: str) -> bytes:
@@ -89,6 +103,7 @@ def build(out: Path, ranges: tuple[tuple[float, float], ...] | None = None) -> d
                 info = zipfile.ZipInfo(name, date_time=FIXED_TIME)
                 info.compress_type = zipfile.ZIP_STORED
                 info.external_attr = 0o644 << 16
+                info.extra = _alignment(handle.tell(), name)
                 bundle.writestr(info, model)
         os.replace(tmp, out)
     except BaseException:

@@ -83,8 +83,8 @@ class TaskTracker(Tracker):
 
     In VIDEO mode every span gets a new landmarker: a landmarker keeps tracking and
     smoothing state that nothing in the Tasks API resets (not even a frame without a
-    face or body), and a new one costs about 20 ms (face) to 100 ms (pose) once the models
-    are in memory. Frames are sent with simulated time stamps 33 ms apart (the steps the
+    face or body), and a new one costs tens of milliseconds once the native libraries are
+    loaded. Frames are sent with simulated time stamps 33 ms apart (the steps the
     legacy solutions used whatever the analysis rate), so a span's results depend on its
     frames only. In IMAGE mode (``static=True``, stills) the landmarker keeps no state and
     is kept for the tracker's life.

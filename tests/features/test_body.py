@@ -235,19 +235,24 @@ def test_extractor_source_selection_and_errors(tmp_path):
     assert auto.settings() != get_extractor("body", source="video").settings()
 
 
-def test_video_pose_end_to_end_on_a_real_photo(tmp_path):
-    """MediaPipe on a short video made of a real photograph (scikit-image's astronaut)."""
+def _astronaut_video(path, n_frames: int = 15):
+    """A 15 fps video made of a real photograph (scikit-image's astronaut), panned."""
     av = pytest.importorskip("av")
     data = pytest.importorskip("skimage.data")
     image = data.astronaut()[::2, ::2]
-    path = tmp_path / "astronaut.mp4"
     with av.open(str(path), "w") as out:
         stream = out.add_stream("mpeg4", rate=15)
         stream.width, stream.height, stream.pix_fmt = image.shape[1], image.shape[0], "yuv420p"
-        for i in range(15):
+        for i in range(n_frames):
             frame = av.VideoFrame.from_ndarray(np.roll(image, 2 * i, axis=1), format="rgb24")
             out.mux(stream.encode(frame))
         out.mux(stream.encode())
+    return path
+
+
+def test_video_pose_end_to_end_on_a_real_photo(tmp_path):
+    """MediaPipe on a short video made of a real photograph (scikit-image's astronaut)."""
+    path = _astronaut_video(tmp_path / "astronaut.mp4")
     clip = Clip("a", video=path)
     extractor = get_extractor("body", source="video", rate=15.0)
     joints = extractor.joints(clip)
@@ -256,6 +261,21 @@ def test_video_pose_end_to_end_on_a_real_photo(tmp_path):
     assert np.nanmedian(joints[:, J["head"], 1]) > np.nanmedian(joints[:, J["pelvis"], 1])
     features = extractor.extract(clip)
     assert np.isfinite(features["body__trunk_lean_mean"])
+
+
+def test_video_pose_takes_in_one_pass_equal_takes_alone(tmp_path):
+    """Every take starts a new Pose Landmarker: no tracking state crosses takes."""
+    from emo.features.frames import analyse
+
+    path = _astronaut_video(tmp_path / "astronaut.mp4", 30)
+    extractor = get_extractor("body", source="video", rate=15.0, pose_fps=0)
+    takes = [Clip("a", video=path, start=0.0, end=1.0), Clip("b", video=path, start=1.0)]
+    together = dict(analyse([(extractor, clip) for clip in takes]))
+    for i, clip in enumerate(takes):
+        alone = extractor.extract(clip)
+        assert list(together[i]) == list(alone)
+        np.testing.assert_array_equal(list(together[i].values()), list(alone.values()))
+    assert together[0]["body__hand_speed_mean"] != together[1]["body__hand_speed_mean"]
 
 
 def test_pose_fps_is_a_setting_and_0_means_every_frame():

@@ -56,7 +56,7 @@ class Kinematics(FrameExtractor):
         Savitzky-Golay smoothing window in seconds.
     pose_fps
         Analysis rate of video pose (frames per second on the video's time line); 0 (or
-        ``None``) analyses every frame. The Pose Landmarker costs ~10-20 ms a frame on one
+        ``None``) analyses every frame. The Pose Landmarker costs ~20 ms a frame on one
         core (emo ships the legacy "full" model only). At 10 fps the body features
         of the synthetic set's Kinect joints, analysed at that rate, correlate with
         every-frame ones at r 0.98 (median) and their UAR stays within the noise

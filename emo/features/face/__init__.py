@@ -31,7 +31,7 @@ __all__ = ["FEATURE_BLENDSHAPES", "FaceAUExtractor", "OpenFaceExtractor", "clip_
 
 
 #: Blendshapes that enter the features: all but ``_neutral``, which the model gives as
-#: ~0 on every face (4e-6 on the astronaut photograph).
+#: about 0 on every face.
 FEATURE_BLENDSHAPES: tuple[str, ...] = BLENDSHAPES[1:]
 
 
