@@ -1,6 +1,6 @@
 """Audio extractors: openSMILE feature sets on the clip's decoded sound.
 
-One extractor class, :class:`OpenSmileExtractor`, registered under three names, all of
+One extractor class, :class:`OpenSmileExtractor`, registered under four names, all of
 modality ``"audio"``:
 
 ``egemaps`` (default)
@@ -11,6 +11,10 @@ modality ``"audio"``:
     The 25 eGeMAPSv02 low-level descriptors (100 frames/s) summarised by
     :func:`emo.features.functionals.functionals`, plus the voiced fraction; pitch,
     voice-quality and formant descriptors (``*_sma3nz``) count voiced frames only.
+``egemaps+compare``
+    Both functional sets from one decoding of the clip: the eGeMAPS names as above, the
+    ComParE ones after :data:`COMPARE_PREFIX` (``audio__compare__<name>``), so that a model
+    can treat the two groups differently (:class:`~emo.models.blend.BlendClassifier`).
 
 The signal is decoded by :func:`emo.data.audio.read_audio` (any container, the segment
 only, mono, resampled) and handed to :meth:`opensmile.Smile.process_signal`; the clips of
@@ -38,7 +42,8 @@ if TYPE_CHECKING:  # opensmile, pandas and the decoders load only when a clip is
     import opensmile
     import pandas as pd
 
-__all__ = ["FEATURE_SETS", "FeatureSet", "OpenSmileExtractor", "smile"]
+__all__ = ["COMBINED", "COMPARE_PREFIX", "FEATURE_SETS", "FeatureSet", "OpenSmileExtractor",
+           "smile"]
 
 #: Low-level descriptors computed by openSMILE at 100 frames per second.
 LLD_RATE = 100.0
@@ -59,13 +64,17 @@ class FeatureSet:
     name: str
     smile_set: str
     level: str = "Functionals"
+    prefix: str = ""
 
     def summarise(self, frame: pd.DataFrame) -> dict[str, float]:
         """Clip features of openSMILE's output: the functionals row, or the summary of
-        low-level descriptors (:func:`summarise_lld`)."""
-        if self.level == "Functionals":
-            return frame.iloc[0].to_dict()
-        return summarise_lld(frame)
+        low-level descriptors (:func:`summarise_lld`), names after ``prefix``."""
+        out = frame.iloc[0].to_dict() if self.level == "Functionals" else summarise_lld(frame)
+        return {f"{self.prefix}{k}": v for k, v in out.items()} if self.prefix else out
+
+
+#: Prefix of the ComParE names in a combined set (see the module docstring).
+COMPARE_PREFIX = "compare__"
 
 
 #: The feature sets, by extractor name (see the module docstring).
@@ -74,6 +83,11 @@ FEATURE_SETS: dict[str, FeatureSet] = {fs.name: fs for fs in (
     FeatureSet("compare", "ComParE_2016"),
     FeatureSet("egemaps_lld", "eGeMAPSv02", "LowLevelDescriptors"),
 )}
+#: Combined sets: extractor name -> the sets computed on one decoded signal.
+COMBINED: dict[str, tuple[FeatureSet, ...]] = {
+    "egemaps+compare": (FEATURE_SETS["egemaps"],
+                        FeatureSet("compare", "ComParE_2016", prefix=COMPARE_PREFIX)),
+}
 
 
 @cache
@@ -172,7 +186,7 @@ class OpenSmileExtractor(Extractor):
     Parameters
     ----------
     feature_set
-        A key of :data:`FEATURE_SETS` (fixed by the registered name).
+        A key of :data:`FEATURE_SETS` or :data:`COMBINED` (fixed by the registered name).
     sample_rate
         Rate the audio is resampled to before openSMILE, in Hz.
 
@@ -191,7 +205,7 @@ class OpenSmileExtractor(Extractor):
     def __init__(self, feature_set: str, sample_rate: int = 16000) -> None:
         if not 8000 <= int(sample_rate) <= 96000:
             raise FeatureError(f"sample_rate must lie in 8000-96000 Hz, not {sample_rate}")
-        self.feature_set = FEATURE_SETS[feature_set]
+        self.feature_sets = COMBINED.get(feature_set) or (FEATURE_SETS[feature_set],)
         self.name = feature_set
         self.sample_rate = int(sample_rate)
 
@@ -200,7 +214,8 @@ class OpenSmileExtractor(Extractor):
         that its buffers are allocated before the first clip."""
         importlib.import_module("emo.data.audio")  # soundfile, PyAV, soxr
         noise = np.random.default_rng(0).normal(0.0, 1e-3, self.sample_rate).astype(np.float32)
-        smile_frame(noise, self.sample_rate, self.feature_set.smile_set, self.feature_set.level)
+        for part in self.feature_sets:
+            smile_frame(noise, self.sample_rate, part.smile_set, part.level)
 
     def stream(self, clip: Clip) -> Stream | None:
         """The clip's audio file (or video): its clips go to one worker together."""
@@ -218,15 +233,17 @@ class OpenSmileExtractor(Extractor):
         from emo.data.audio import read_audio
 
         signal = read_audio(path, sr=self.sample_rate, start=clip.start, end=clip.end)
-        try:
-            frame = smile_frame(signal, self.sample_rate, self.feature_set.smile_set,
-                                self.feature_set.level)
-        except (RuntimeError, ValueError) as exc:
-            raise FeatureError(f"openSMILE failed: {exc}", path) from exc
-        if frame.empty:
-            raise FeatureError("openSMILE returned no frames (segment too short?)", path)
-        return prefixed(self.modality, self.feature_set.summarise(frame))
+        features: dict[str, float] = {}
+        for part in self.feature_sets:
+            try:
+                frame = smile_frame(signal, self.sample_rate, part.smile_set, part.level)
+            except (RuntimeError, ValueError) as exc:
+                raise FeatureError(f"openSMILE failed: {exc}", path) from exc
+            if frame.empty:
+                raise FeatureError("openSMILE returned no frames (segment too short?)", path)
+            features |= part.summarise(frame)
+        return prefixed(self.modality, features)
 
 
-for _name in FEATURE_SETS:
+for _name in [*FEATURE_SETS, *COMBINED]:
     register_factory("audio", _name, partial(OpenSmileExtractor, _name))

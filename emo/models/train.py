@@ -20,6 +20,7 @@ from emo.models.ensemble import EnsembleClassifier
 from emo.models.evaluate import CVResult, cross_validate
 from emo.models.fusion import StackingFusion
 from emo.models.identity import ActorIdentifier, simulate_inference
+from emo.models.linear import BlendClassifier, LinearClassifier
 from emo.models.modality import ModalityClassifier
 
 __all__ = ["TrainConfig", "TrainResult", "make_fusion", "train"]
@@ -77,11 +78,18 @@ def make_fusion(config: TrainConfig, n_jobs: int = 1) -> StackingFusion:
     TypeError, ValueError
         When ``config.model`` holds a parameter the per-modality estimator refuses.
     """
-    common = {"actor_norm": config.actor_norm, "random_state": config.seed, **config.model}
+    common = {"actor_norm": config.actor_norm, "random_state": config.seed}
+    grouped = {**common, "balance_actors": config.balance_actors}
     base: BaseEstimator
-    if config.estimator == "ensemble":
-        base = EnsembleClassifier(balance_actors=config.balance_actors, **common)
+    if config.estimator == "blend":
+        base = BlendClassifier(EnsembleClassifier(**grouped), LinearClassifier(**grouped),
+                               random_state=config.seed).set_params(**config.model)
+    elif config.estimator == "linear":
+        base = LinearClassifier(**grouped, **config.model)
+    elif config.estimator == "ensemble":
+        base = EnsembleClassifier(**grouped, **config.model)
     else:
+        common.update(config.model)
         base = ModalityClassifier(backend=config.estimator, **common)
     return StackingFusion(base=base, meta=config.meta, n_splits=config.n_splits,
                           balance_actors=config.balance_actors, random_state=config.seed,
