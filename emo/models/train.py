@@ -132,7 +132,7 @@ def train(X: pd.DataFrame, y: pd.Series, groups: pd.Series, config: TrainConfig,
     identifier = None
     if config.infer_actors and groups.nunique() >= MIN_ACTORS:
         t0 = time.perf_counter()
-        identifier = ActorIdentifier(random_state=config.seed).fit(X, groups=groups)
+        identifier = ActorIdentifier(random_state=config.seed).fit(X, y, groups=groups)
         scores["actor_inference"] = simulate_inference(
             ActorIdentifier(random_state=config.seed), X, groups, y=y,
             fold_models=cv.fold_models, known=cv.oof_proba["fused"].idxmax(axis=1),
