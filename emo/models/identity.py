@@ -308,10 +308,13 @@ class ActorIdentifier(BaseEstimator):
     shrinkage : float, default=0.1
         Added to the eigenvalues of the within-actor covariance before whitening (robust-z
         units); larger values trust rare directions less.
-    emotion_weight : float, default=1.0
+    emotion_weight : float, default=0.0
         When :meth:`fit` gets emotion labels, the within-actor emotion scatter is added this
         many times more to the covariance the identity space is whitened by (0: the
-        within-actor covariance alone, which holds it once).
+        within-actor covariance alone, which holds it once). On the development actors
+        (``benchmarks/actor_inference.py --simulate --seeds 4``) weights 1 and 3 kept every
+        single actor whole, as 0 does, but told groups of 2 and 4 actors apart slightly less
+        well, so the default is 0.
     max_dims : int, default=48
         Most principal axes of the identity columns kept (label-free reduction).
     exclude : str or None, default="compare__"
@@ -369,7 +372,7 @@ class ActorIdentifier(BaseEstimator):
         n_neighbors: int = 12,
         min_ratio: float = 0.5,
         shrinkage: float = 0.1,
-        emotion_weight: float = 1.0,
+        emotion_weight: float = 0.0,
         max_dims: int = 48,
         exclude: str | None = "compare__",
         clip: float = 3.0,

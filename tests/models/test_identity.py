@@ -114,7 +114,8 @@ def test_emotion_labels_are_the_nuisance_of_the_identity_space() -> None:
     unlabelled = _emotion_share(ActorIdentifier().fit(X, groups=groups), X, groups, emotion)
     assert shares[1] < shares[0] < 0.8 * unlabelled
     X_new, _, _ = make_clips(1, 40, seed=30, start=70)
-    assert ActorIdentifier().fit(X, emotion, groups=groups).predict(X_new).nunique() == 1
+    lone = ActorIdentifier(emotion_weight=1.0).fit(X, emotion, groups=groups).predict(X_new)
+    assert lone.nunique() == 1
 
 
 def test_small_sets_form_one_group_never_question_marks(fitted: ActorIdentifier) -> None:
@@ -249,3 +250,28 @@ def test_simulation_counts_a_missing_prediction_as_wrong() -> None:
     result = simulate_inference(ActorIdentifier(), X, groups, y=y, sizes=(2,),
                                 fold_models=[(X.index[groups.isin(covered)], model)])
     assert result["sizes"]["2"]["uar_hidden"] < 0.75
+
+
+@pytest.mark.parametrize(("n_actors", "clips", "min_ari"), [(1, (15, 60), 1.0), (3, (15, 60), 0.5),
+                                                           (30, (15, 16), 0.4)])
+def test_one_to_thirty_unknown_actors_of_15_to_60_clips(fitted: ActorIdentifier, n_actors: int,
+                                                        clips: tuple[int, int],
+                                                        min_ari: float) -> None:
+    rng = np.random.default_rng(n_actors)
+    parts = [make_clips(1, int(rng.integers(*clips, endpoint=True)), seed=200 + a, start=a)
+             for a in range(n_actors)]
+    X, truth = pd.concat([p[0] for p in parts]), pd.concat([p[1] for p in parts])
+    found = fitted.predict(X)
+    assert found.index.equals(X.index) and not found.str.startswith("?").any()
+    assert adjusted_rand_score(truth, found) >= min_ari
+    assert (found.nunique() == 1) == (n_actors == 1)
+
+
+def test_mixed_known_and_unknown_actors_of_a_larger_set(fitted: ActorIdentifier) -> None:
+    X, truth, _ = make_clips(6, 40, seed=21, start=10)
+    known = truth.where(truth.isin(["10", "11", "12"]))  # three known, three new actors
+    found = fitted.predict(X, groups=known)
+    assert (found[known.notna()] == known[known.notna()]).all()
+    new = found[known.isna()]
+    assert not new.isin(["10", "11", "12"]).any()
+    assert adjusted_rand_score(truth[known.isna()], new) > 0.8
