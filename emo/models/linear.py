@@ -199,7 +199,7 @@ class LinearClassifier(EnsembleClassifier):
                     ) -> dict[float, np.ndarray]:
         """Out-of-fold probabilities of every ``C`` over the given folds (each fold's test
         actors balanced by their own clips)."""
-        out = {C: np.zeros((len(codes), len(self.classes_))) for C in self.Cs}
+        out = {C: np.zeros((len(codes), len(self.classes_))) for C in sorted(self.Cs)}
         for train, test in folds:
             span = _Span(features, train, gram)
             coords, model = span.coords(test), _logistic(warm_start=True)
