@@ -39,7 +39,8 @@ from emo import api
 from emo.data.clip import Clip
 from emo.models import ActorStandardiser, uar
 
-DATA = Path("/work/shared/data")
+#: The read-only real-data pack beside the repository (``../shared/data``).
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 #: Actors kept out of all development, per corpus.
 UNTOUCHED = {"ravdess": {"13", "14", "15", "16"}, "emodb": {"11"}, "body": {"F06", "M06"}}
 #: Inverse regularisation of the baseline's logistic regression.

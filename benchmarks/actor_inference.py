@@ -20,7 +20,7 @@ Protocol (see ``benchmarks/_common.py``): development actors 01-12, untouched 13
 Target (issue "Unseen actors"): fused UAR with the actors hidden within 2 points of actors
 known, pooled over the groups, and no group more than 5 points below its known score.
 
-Run: ``.venv/bin/python benchmarks/actor_inference.py --cache /work/cache-real [--simulate
+Run: ``.venv/bin/python benchmarks/actor_inference.py --cache ../cache-real [--simulate
 [--seeds 4] [--emotion-weight 0 1]] [--untouched]``
 """
 

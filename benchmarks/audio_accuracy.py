@@ -11,7 +11,7 @@ Protocol (see ``benchmarks/_common.py``): development actors RAVDESS 01-12 and E
 logistic regression on the same columns). Published anchors (other speakers, full corpora, not
 comparable one to one): RAVDESS 8-class WavLM 72.0 %; EMO-DB ComParE + SVM LOSO 77.1 %.
 
-Run: ``.venv/bin/python benchmarks/audio_accuracy.py --cache /work/cache-real``
+Run: ``.venv/bin/python benchmarks/audio_accuracy.py --cache ../cache-real``
 """
 
 from __future__ import annotations

@@ -48,10 +48,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import soundfile as sf
+from _common import DATA
 
 from emo.data.clip import MANIFEST_COLUMNS
 
-DATA = Path("/work/shared/data")
 TIME_LIMIT = 300.0
 #: Modalities a clip's media column feeds.
 MODALITIES = {"audio": ("audio",), "video": ("audio", "face", "body"), "skeleton": ("body",)}

@@ -9,7 +9,7 @@ Protocol (see ``benchmarks/_common.py``): development actors F01-F05 and M01-M05
 F06 and M06. Target on unseen actors: >= 60 %, never below the plain baseline. Anchors from the
 literature for this corpus: SVM on kinematic features 61.3 %, human raters 61.9 %.
 
-Run: ``.venv/bin/python benchmarks/body_accuracy.py --cache /work/cache-real``
+Run: ``.venv/bin/python benchmarks/body_accuracy.py --cache ../cache-real``
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
-"""Kill ``emo extract`` at random points, resume, and check the cache lost and redid nothing.
+"""Kill ``emo extract`` at random points, resume, and check the cache lost and redid nothing;
+damage entries and check that nothing damaged is served; measure what the checksums cost.
 
 Usage::
 
     python benchmarks/cache_resilience.py [--data DIR] [--kills 5] [--jobs 2] [--seed 0]
+        [--modalities audio,face,body]
 
 Without ``--data`` a small synthetic challenge-layout dataset is written with
 :func:`emo.synth.synthesise`. Three scenarios run side by side on the same data:
@@ -20,6 +22,21 @@ the reference.
 Printed: runs, kills, clips lost (entries seen then gone, target 0), recomputed entries
 beyond those in flight at a kill (target 0), partial files that looked complete (target 0),
 identical / differing feature values, and wall time relative to the reference.
+
+Then, on the reference cache (issue 22, "a cache that never serves damage"):
+
+4. **bit flips**: every single-bit flip of the largest entry, judged by the file checksum
+   that every ``emo extract`` checks (:func:`emo.features.cache.framing_problem`) and,
+   separately, by decoding alone (page CRCs and the digest of the values): flips seen,
+   flips that changed nothing, and flips that changed a value unseen (target 0);
+5. **damaged entries**: one bit flipped in the column data of three entries, then
+   ``emo extract``: entries computed again (target 3), then ``emo features``: values equal
+   to the reference;
+6. **checksum cost**: every entry written again with :meth:`FeatureCache.put` and as a plain
+   Parquet file of the same table (same options, no checksums), interleaved, best of 3;
+   the warm check (:meth:`FeatureCache.check`) against the magic-bytes test alone; and a
+   warm ``emo extract``. Targets: writing <= 2 % of the cold extract, the warm check <=
+   max(1 % of the cold extract, 0.5 s).
 """
 
 from __future__ import annotations
@@ -38,9 +55,20 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
+from _speed import best_of, load
 
-from emo.features.cache import LOCK_STRIPES, LOCKS, is_parquet
+from emo._io import atomic_write
+from emo.features.cache import (
+    LOCK_STRIPES,
+    LOCKS,
+    DamagedEntryError,
+    FeatureCache,
+    decode_entry,
+    framing_problem,
+    is_parquet,
+)
 
 
 def _emo(*args: str | Path) -> list[str]:
@@ -176,6 +204,126 @@ def concurrent_runs(data: Path, work: Path, jobs: int, modalities: str,
     return outcome
 
 
+def _flip(data: bytes, bit: int) -> bytes:
+    out = bytearray(data)
+    out[bit // 8] ^= 1 << (bit % 8)
+    return bytes(out)
+
+
+def _identity(path: Path) -> tuple[str, dict]:
+    """Key and extractor identity of an entry, from its metadata."""
+    meta = pq.read_schema(path).metadata
+    return path.stem, {"extractor": meta[b"emo.extractor"].decode(),
+                       "version": meta[b"emo.extractor_version"].decode(),
+                       "modality": meta[b"emo.modality"].decode(),
+                       "settings": json.loads(meta[b"emo.settings"])}
+
+
+def bit_flips(cache: Path) -> None:
+    """Flip every bit of the largest entry; count what each line of defence sees."""
+    path = max((cache / "features").glob("*/*/*/*.parquet"), key=lambda p: p.stat().st_size)
+    data = path.read_bytes()
+    key, _ = _identity(path)
+    names, values = decode_entry(data, path, key)
+    want = values.tobytes()
+    counts = {"file checksum": [0, 0, 0], "decoding alone": [0, 0, 0]}  # seen, same, changed
+    for bit in range(8 * len(data)):
+        flipped = _flip(data, bit)
+        outcomes = {"file checksum": framing_problem(flipped) is not None}
+        try:
+            got_names, got = decode_entry(flipped, path, key)
+            same = got_names == names and got.tobytes() == want
+            outcomes["decoding alone"] = None if same else False
+        except DamagedEntryError:
+            outcomes["decoding alone"] = True
+        for line, seen in outcomes.items():
+            if seen:
+                counts[line][0] += 1
+            elif seen is None or line == "file checksum" and _same_after_read(flipped, path,
+                                                                              key, want):
+                counts[line][1] += 1
+            else:
+                counts[line][2] += 1
+    print(f"\nbit flips of {path.name} ({len(data)} bytes, {len(names)} features): "
+          f"{8 * len(data)} flips")
+    print(f"{'line of defence':<16} {'seen':>7} {'no change':>9} {'changed, unseen':>15}")
+    for line, (seen, same, changed) in counts.items():
+        print(f"{line:<16} {seen:>7} {same:>9} {changed:>15}")
+
+
+def _same_after_read(flipped: bytes, path: Path, key: str, want: bytes) -> bool:
+    """Whether a flip the file checksum missed still reads as the written values."""
+    try:
+        return decode_entry(flipped, path, key)[1].tobytes() == want
+    except DamagedEntryError:
+        return True  # refused when read: nothing served
+
+
+def damaged_entries(data: Path, work: Path, jobs: int, modalities: str,
+                    reference: pd.DataFrame) -> None:
+    """Flip one bit in the column data of three entries; extract must compute them again."""
+    import shutil
+
+    cache = work / "damaged"
+    shutil.copytree(work / "ref", cache)
+    victims = sorted((cache / "features").glob("*/*/*/*.parquet"))[:3]
+    for path in victims:
+        raw = path.read_bytes()
+        path.write_bytes(_flip(raw, 8 * (len(raw) // 4) + 3))
+    computed = _extract(data, cache, jobs, modalities)
+    outcome = Outcome("damaged")
+    _finish(cache, data, work / "damaged.parquet", reference, modalities, outcome)
+    print(f"\n{len(victims)} entries damaged (one bit each): emo extract computed {computed} "
+          f"again (target {len(victims)}); emo features: {outcome.equal}/"
+          f"{outcome.equal + outcome.differ} values equal to the reference")
+
+
+def checksum_cost(data: Path, work: Path, jobs: int, modalities: str,
+                  cold: float) -> None:
+    """What writing and checking the checksums cost, against the cold and warm extract."""
+    entries = sorted((work / "ref" / "features").glob("*/*/*/*.parquet"))
+    store = FeatureCache(work / "rewrite")
+    plain = work / "plain"
+    items = []
+    for path in entries:
+        key, identity = _identity(path)
+        table = pq.read_table(path)
+        features = dict(zip(table.column("feature").to_pylist(),
+                            table.column("value").to_pylist(), strict=True))
+        items.append((key, identity, features, table))
+
+    def checksummed() -> None:
+        for key, identity, features, _ in items:
+            store.put(key, identity, features)
+
+    def unchecked() -> None:
+        for key, _, _, table in items:
+            sink = pa.BufferOutputStream()
+            pq.write_table(table.replace_schema_metadata(table.schema.metadata), sink,
+                           compression="zstd", use_dictionary=False, write_statistics=False)
+            atomic_write(plain / f"{key}.parquet", sink.getvalue().to_pybytes(), durable=False)
+
+    reference_cache = FeatureCache(work / "ref")
+    keys = [(key, identity) for key, identity, _, _ in items]
+    writes = best_of(3, {"put": checksummed, "plain": unchecked})
+    checks = best_of(3, {
+        "check": lambda: [reference_cache.check(k, i) for k, i in keys],
+        "magic": lambda: [is_parquet(reference_cache.path(k, i)) for k, i in keys]})
+    t0 = time.perf_counter()
+    _extract(data, work / "ref", jobs, modalities)
+    warm = time.perf_counter() - t0
+    write_cost = writes["put"] - writes["plain"]
+    check_cost = checks["check"] - checks["magic"]
+    limit = max(0.01 * cold, 0.5)
+    print(f"\nchecksum cost over {len(entries)} entries ({load()}):")
+    print(f"  cold emo extract {cold:.2f} s; put {writes['put'] * 1e3:.1f} ms, plain Parquet "
+          f"write {writes['plain'] * 1e3:.1f} ms: checksums add {write_cost * 1e3:.1f} ms = "
+          f"{write_cost / cold:.2%} of cold (target <= 2 %)")
+    print(f"  warm emo extract {warm:.2f} s; check {checks['check'] * 1e3:.1f} ms, magic bytes "
+          f"only {checks['magic'] * 1e3:.1f} ms: checksums add {check_cost * 1e3:.1f} ms "
+          f"(target <= max(1 % of cold, 0.5 s) = {limit:.2f} s)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, help="Dataset (default: synthesise one).")
@@ -201,6 +349,16 @@ def main() -> None:
                     killed_runs(data, work, args.jobs, args.modalities, args.kills, ref.seconds,
                                 table, rng),
                     concurrent_runs(data, work, args.jobs, args.modalities, table)]
+        print_outcomes(outcomes, table, n_tasks, args)
+        bit_flips(work / "ref")
+        damaged_entries(data, work, args.jobs, args.modalities, table)
+        checksum_cost(data, work, args.jobs, args.modalities, ref.seconds)
+
+
+def print_outcomes(outcomes: list[Outcome], table: pd.DataFrame, n_tasks: int,
+                   args: argparse.Namespace) -> None:
+    """The table of the kill and concurrency scenarios."""
+    ref = outcomes[0]
     print(f"\n{table.shape[0]} clips x {args.modalities} = {n_tasks} cache entries, "
           f"-j {args.jobs}, {os.cpu_count()} CPUs\n")
     head = (f"{'scenario':<22} {'runs':>4} {'kills':>5} {'computed':>8} {'lost':>4} "

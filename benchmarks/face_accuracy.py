@@ -9,7 +9,7 @@ would (:func:`emo.api.import_table`, actors written ``01``..``16`` like the audi
 Protocol (see ``benchmarks/_common.py``): development actors 01-12, untouched 13-16. Target on
 unseen actors: >= 80 %, never below the plain baseline.
 
-Run: ``.venv/bin/python benchmarks/face_accuracy.py --cache /work/cache-real``
+Run: ``.venv/bin/python benchmarks/face_accuracy.py --cache ../cache-real``
 """
 
 from __future__ import annotations

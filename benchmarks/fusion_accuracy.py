@@ -11,7 +11,7 @@ unseen actors (issue 20): fused >= 90 % and >= the best single modality + 5 poin
 actor column empty within 2 points of actors known. Anchor: audio+face late fusion on RAVDESS,
 80.1 % accuracy (Luna-Jimenez et al., 2021).
 
-Run: ``.venv/bin/python benchmarks/fusion_accuracy.py --cache /work/cache-real``
+Run: ``.venv/bin/python benchmarks/fusion_accuracy.py --cache ../cache-real``
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Fits a model (audio, face, body) on a small synthetic challenge-layout dataset, starts
 ``emo serve --workers 2 --max-upload-mb 5`` (127.0.0.1 only), then ``--clients`` clients at
 once send ``--requests`` multipart (``file``) ``POST /predict`` requests: real RAVDESS
-speech clips (read from ``/work/shared/data/ravdess/audio`` at run time, never copied; the
+speech clips (read from ``../shared/data/ravdess/audio`` at run time, never copied; the
 held-out actors 13-16 are not used), 2-second synthetic videos with sound cut from the
 synthetic test actor's recordings, and corrupt uploads (random bytes, zeros, a header
 alone, an empty file). Then one upload over the limit.
@@ -40,11 +40,12 @@ import av
 import httpx
 import numpy as np
 import psutil
+from _common import DATA
 from _speed import rss_mb
 
 from emo import api
 
-RAVDESS = Path("/work/shared/data/ravdess/audio")
+RAVDESS = DATA / "ravdess" / "audio"
 HELD_OUT_ACTORS = {"Actor_13", "Actor_14", "Actor_15", "Actor_16"}
 WORKERS = 2
 MAX_UPLOAD_MB = 5

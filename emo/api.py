@@ -28,9 +28,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from emo._io import atomic_path, atomic_write
+from emo._native import die_with_parent
 from emo.data.clip import Clip, check_unique, write_manifest
 from emo.data.labels import CLASSES, read_label_map
 from emo.data.layouts import load_clips
+from emo.data.limits import set_max_duration
 from emo.data.media import (
     AUDIO_SUFFIXES,
     VIDEO_SUFFIXES,
@@ -60,7 +62,7 @@ __all__ = [
     "extractor_options", "feature_table", "features", "fit", "import_table", "index",
     "is_media_file", "load_model", "make_extractors", "media_duration", "model_summary",
     "parse_modalities", "predict", "predict_windows", "read_fit_config", "submit",
-    "synthesise", "warm", "window_bounds", "write_factsheet", "write_table",
+    "start_worker", "synthesise", "warm", "window_bounds", "write_factsheet", "write_table",
 ]
 
 log = logging.getLogger("emo")
@@ -605,6 +607,22 @@ def load_model(model: str | Path | Bundle) -> Bundle:
     bundle.check_extractors({m: e.version for m, e in _bundle_extractors(bundle).items()},
                             model)
     return bundle
+
+
+def start_worker(parent: int, max_duration: float | None = None) -> None:
+    """Prepare a worker process (of the service): it ends with process ``parent``, even
+    when that is killed, and its decoders stop past ``max_duration`` seconds of media
+    whatever the container headers say.
+
+    Parameters
+    ----------
+    parent
+        Pid of the process that started the worker.
+    max_duration
+        The longest media decoded, in seconds (``None``: no limit).
+    """
+    die_with_parent(parent)
+    set_max_duration(max_duration)
 
 
 def warm(model: str | Path | Bundle | None = None, *,

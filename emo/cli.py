@@ -840,7 +840,8 @@ def cache_info(cache: CacheOpt = Path("cache")) -> None:
 
 @cache_app.command("verify")
 def cache_verify(cache: CacheOpt = Path("cache")) -> None:
-    """Re-read every entry; remove unreadable or inconsistent ones (they are recomputed).
+    """Decode every entry and check its checksums; remove damaged ones (recomputed by the next
+    emo extract).
 
     Example: emo cache verify --cache cache
     """

@@ -22,11 +22,14 @@ on, drawing windowed predictions as a timeline).
 
 Work runs in a pool of ``workers`` processes (MediaPipe graphs are not thread-safe, so each
 process builds its own; each loads the model once); at most ``workers`` jobs run at once,
-at most ``max_queue`` more wait, further requests get ``503``. Uploads live in a temporary
-folder (``emo-upload-*``) removed when the job that reads them ends, even after a timeout.
-Errors: ``413`` upload too large, ``415`` unsupported media type, ``422`` unreadable or too
-long media, or no modality readable (with the file and the reason), ``503`` busy, ``504``
-timeout.
+at most ``max_queue`` more wait, further requests get ``503``. A job that outlives its
+request's timeout is stopped: its worker is killed and replaced. Workers end with the
+service, even when it is killed, and their decoders stop at ``max_duration_s`` of media
+whatever the file's header says. Uploads live in a temporary folder (``emo-upload-*``)
+removed when the job that reads them ends; long file names are shortened. Errors: ``413``
+upload too large, ``415`` unsupported media type, ``422`` unreadable, too large or too long
+media, no modality readable, or a worker that died on it (with the file and the reason),
+``503`` busy, ``504`` timeout.
 
 Examples
 --------
@@ -47,6 +50,7 @@ import logging
 import math
 import mimetypes
 import multiprocessing
+import os
 import re
 import shutil
 import tempfile
@@ -76,6 +80,11 @@ PARQUET = "application/vnd.apache.parquet"
 UPLOAD_PREFIX = "emo-upload-"
 #: Shortest ``window`` and ``hop`` accepted by ``/predict``, in seconds.
 MIN_WINDOW = 0.5
+#: Seconds running requests get to finish when the service is stopped (SIGTERM, Ctrl-C);
+#: then their jobs are stopped.
+SHUTDOWN_S = 2.0
+#: Longest stem kept of an uploaded file's name (its clip id), in UTF-8 bytes.
+MAX_STEM = 120
 #: Top features of each modality shown with a prediction.
 TOP_FEATURES = 5
 _MEDIA_SUFFIXES = frozenset(api.AUDIO_SUFFIXES + api.VIDEO_SUFFIXES)
@@ -239,11 +248,23 @@ def _top_features(model: Path, values: Any, modalities: Mapping[str, Any]
 # -- uploads, limits and the worker pool -------------------------------------------------
 def _safe_name(filename: str | None, content_type: str | None, default: str) -> str:
     """A file name safe to create in the upload folder, keeping the stem and suffix;
-    a name without suffix gets one from the content type."""
+    a name without suffix gets one from the content type; a long stem is cut to
+    :data:`MAX_STEM` bytes (file systems refuse names over 255 bytes).
+
+    Examples
+    --------
+    >>> _safe_name("../a b.wav", None, "upload")
+    'a_b.wav'
+    >>> len(_safe_name("x" * 300 + ".wav", None, "upload"))
+    124
+    """
     name = re.sub(r"[^\w.\-@]+", "_", Path(filename or "").name).strip("._") or default
     if not Path(name).suffix and content_type:
         name += mimetypes.guess_extension(content_type.split(";")[0].strip()) or ""
-    return name
+    stem, suffix = Path(name).stem, Path(name).suffix
+    if len(suffix) > 16:  # not a media suffix: part of the stem
+        stem, suffix = name, ""
+    return stem.encode()[:MAX_STEM].decode(errors="ignore") + suffix
 
 
 def _by_modality(row: Mapping[str, float]) -> dict[str, dict[str, float | None]]:
@@ -313,35 +334,82 @@ class _Busy(Exception):
     """Every worker is busy and the waiting queue is full."""
 
 
-class _Pool:
-    """Worker processes with at most ``workers`` jobs running and ``max_queue`` waiting.
+class _WorkerDied(Exception):
+    """The worker process running a job died (a crash in native code, out of memory)."""
 
-    A job owns its upload folder from submission on: the folder is removed, and the
-    worker slot freed, when the job really ends (also after the request timed out).
+
+class _Stopping(Exception):
+    """The service is stopping: its workers are stopped, no job runs any more."""
+
+
+def _start_worker(parent: int, model: Path | None, max_duration: float) -> None:
+    """Worker initializer: die with the service, bound decoding, warm (:func:`_warm_worker`).
+
+    A warm-up that fails (an extractor's library missing) is logged, not raised: an
+    initializer that raises breaks the worker for good, while the extractors that work
+    can still serve, and the others fail per request with their reason.
+    """
+    api.start_worker(parent, max_duration)
+    try:
+        _warm_worker(model)
+    except Exception as exc:  # noqa: BLE001 - reported per request by the extractor
+        log.warning("worker warm-up failed (%s: %s); requests that need it will fail",
+                    type(exc).__name__, exc)
+
+
+class _Pool:
+    """``workers`` worker processes, each its own one-process executor, with at most
+    ``max_queue`` jobs waiting for one.
+
+    A job whose request is cancelled (timed out, or the service stops) has its worker
+    process killed and replaced, so the next request is served; a job whose worker dies
+    raises :class:`_WorkerDied` and the worker is replaced too. A job owns its upload
+    folder from submission on: the folder is removed when the job really ends. Executors
+    are made, and their processes started, from the event loop's thread only (a worker
+    dies with the thread that started it, see :func:`emo.api.start_worker`).
     """
 
-    def __init__(self, workers: int, max_queue: int, model: Path | None) -> None:
+    def __init__(self, workers: int, max_queue: int, model: Path | None,
+                 max_duration: float) -> None:
         self.workers = workers
         self.max_queue = max_queue
         self.model = model
+        self.max_duration = max_duration
         self.running = 0
         self.waiting = 0
-        self._slots = asyncio.Semaphore(workers)
-        self._executor = self._new_executor()
+        self.stopping = False
+        self._loop = asyncio.get_running_loop()
+        self._idle: asyncio.Queue[int] = asyncio.Queue()
+        self._warming: set[asyncio.Task] = set()  # replacements starting (kept referenced)
+        self._executors = [self._new_executor() for _ in range(workers)]
 
     def _new_executor(self) -> ProcessPoolExecutor:
-        """Worker processes, each warmed (:func:`_warm_worker`) when it starts."""
-        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_warm_worker, initargs=(self.model,))
+        """One worker process, prepared by :func:`_start_worker` when it starts."""
+        return ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_start_worker,
+                                   initargs=(os.getpid(), self.model, self.max_duration))
+
+    @property
+    def idle(self) -> int:
+        """Workers started and free for a job."""
+        return self._idle.qsize()
 
     async def warm(self) -> dict[str, dict[str, Any]]:
         """Start the worker processes (each loads the model and the extractors' graphs as
         it starts); the extractors' identities."""
-        loop = asyncio.get_running_loop()
-        done = await asyncio.gather(*(loop.run_in_executor(self._executor, _warm_worker,
-                                                           self.model)
-                                      for _ in range(self.workers)))
+        done = await asyncio.gather(*(self._warm(index) for index in range(self.workers)))
         return done[0]
+
+    async def _warm(self, index: int) -> dict[str, dict[str, Any]]:
+        """Start worker ``index`` and make it available; what it warmed (``{}`` when it
+        could not start: its next job then reports the failure)."""
+        try:
+            return await asyncio.wrap_future(
+                self._executors[index].submit(_warm_worker, self.model))
+        except Exception:  # noqa: BLE001 - logged by the worker; its jobs report it
+            return {}
+        finally:
+            self._idle.put_nowait(index)
 
     async def run(self, cleanup: Callable[[], None], fn: Callable, *args: Any) -> Any:
         """Run ``fn(*args)`` in a worker; ``cleanup()`` runs exactly once, when it ends.
@@ -350,47 +418,85 @@ class _Pool:
         ------
         _Busy
             When the waiting queue is full.
+        _WorkerDied
+            When the worker process died during the job.
         """
-        submitted = False
+        index = None
         try:
-            if self._slots.locked() and self.waiting >= self.max_queue:
+            if self._idle.empty() and self.waiting >= self.max_queue:
                 raise _Busy
             self.waiting += 1
             try:
-                await self._slots.acquire()
+                index = await self._idle.get()
             finally:
                 self.waiting -= 1
-            loop = asyncio.get_running_loop()
-            try:
-                future = self._executor.submit(_worker_call, fn, *args)
-            except BrokenProcessPool:  # a worker died (e.g. killed): start a fresh pool
-                self._executor.shutdown(wait=False, cancel_futures=True)
-                self._executor = self._new_executor()
-                future = self._executor.submit(_worker_call, fn, *args)
-            except BaseException:
-                self._slots.release()
-                raise
-            submitted = True
+            if self.stopping:
+                raise _Stopping
             self.running += 1
-            future.add_done_callback(lambda _: self._finished(loop, cleanup))
-            return await asyncio.wrap_future(future)
+            try:
+                return await self._submit(index, fn, *args)
+            finally:
+                self.running -= 1
+        except (asyncio.CancelledError, _WorkerDied):  # timed out, service stops, or dead
+            if index is not None:
+                self._replace(index)
+                index = None
+            raise
         finally:
-            if not submitted:
-                cleanup()
+            cleanup()
+            if index is not None:
+                self._idle.put_nowait(index)
+            _trim_heap()  # the upload's buffers, here too
 
-    def _finished(self, loop: asyncio.AbstractEventLoop, cleanup: Callable[[], None]) -> None:
-        cleanup()
-        with contextlib.suppress(RuntimeError):  # the loop is closed at shutdown
-            loop.call_soon_threadsafe(self._release)
+    async def _submit(self, index: int, fn: Callable, *args: Any) -> Any:
+        try:
+            future = self._executors[index].submit(_worker_call, fn, *args)
+        except BrokenProcessPool:  # the idle worker died (e.g. killed): start a new one
+            self._replace(index, warm=False)
+            future = self._executors[index].submit(_worker_call, fn, *args)
+        try:
+            return await asyncio.wrap_future(future)
+        except BrokenProcessPool:
+            raise _Stopping if self.stopping else _WorkerDied from None
 
-    def _release(self) -> None:
-        self.running -= 1
-        self._slots.release()
-        _trim_heap()  # the upload's buffers, here too
+    def _replace(self, index: int, *, warm: bool = True) -> None:
+        """Kill worker ``index`` and make a new one; with ``warm``, start it at once and
+        make it available when it is ready (else the caller keeps it)."""
+        _kill(self._executors[index])
+        if self.stopping:
+            return
+        self._executors[index] = self._new_executor()
+        if warm:
+            task = asyncio.get_running_loop().create_task(self._warm(index))
+            self._warming.add(task)
+            task.add_done_callback(self._warming.discard)
+
+    def stop_soon(self) -> None:
+        """Stop the workers at once, running jobs included (their requests get ``503``),
+        and refuse new jobs; safe to call from a signal handler or another thread."""
+        self._loop.call_soon_threadsafe(self._stop)
+
+    def _stop(self) -> None:
+        self.stopping = True
+        self._idle.put_nowait(0)  # wakes the waiting jobs, one after the other, to refuse
+        self.shutdown()
 
     def shutdown(self) -> None:
-        """Stop the worker processes (running jobs are finished first)."""
-        self._executor.shutdown(wait=True, cancel_futures=True)
+        """Stop the worker processes at once, running jobs included."""
+        for executor in self._executors:
+            _kill(executor)
+
+
+def _kill(executor: ProcessPoolExecutor) -> None:
+    """Kill an executor's processes and let it go (no waiting for its jobs)."""
+    processes = list((getattr(executor, "_processes", None) or {}).values())
+    for process in processes:
+        with contextlib.suppress(OSError, ValueError):
+            process.kill()
+    for process in processes:
+        with contextlib.suppress(OSError, ValueError, AssertionError):
+            process.join(5)
+    executor.shutdown(wait=False, cancel_futures=True)
 
 
 async def _save(file: UploadFile, skeleton: UploadFile | None,
@@ -573,7 +679,8 @@ def create_app(model: Path | None, cache: str | Path,
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        pool = state["pool"] = _Pool(limits.workers, limits.max_queue, model)
+        pool = state["pool"] = app.state.pool = _Pool(limits.workers, limits.max_queue,
+                                                      model, limits.max_duration_s)
         try:
             state["extractors"] = await pool.warm()
             await asyncio.to_thread(api.warm, extractors=False)  # this process probes media
@@ -601,10 +708,18 @@ def create_app(model: Path | None, cache: str | Path,
             result = await asyncio.wait_for(state["pool"].run(upload.cleanup, fn, work, *args),
                                             limits.timeout_s)
         except TimeoutError:
-            raise HTTPException(504, f"no answer within {limits.timeout_s:g} s") from None
+            raise HTTPException(504, f"no answer within {limits.timeout_s:g} s; the job "
+                                     "was stopped") from None
         except _Busy:
             raise HTTPException(503, "all workers are busy; retry later",
                                 headers={"Retry-After": "5"}) from None
+        except _Stopping:
+            raise HTTPException(503, "the service is stopping; retry later",
+                                headers={"Retry-After": "5"}) from None
+        except _WorkerDied:
+            raise HTTPException(422, f"{upload.media.name}: the worker process died while "
+                                     "reading it (a crash in a native decoder on a damaged "
+                                     "file, or not enough memory)") from None
         except EmoError as exc:
             raise HTTPException(422, _public(str(exc))) from None
         except Exception as exc:  # a bug, a dead worker (BrokenProcessPool): say what
@@ -651,7 +766,7 @@ def create_app(model: Path | None, cache: str | Path,
     async def health() -> dict[str, Any]:
         pool = state.get("pool")
         return {"status": "ok", "workers": limits.workers,
-                "running": pool.running if pool else 0,
+                "idle": pool.idle if pool else 0, "running": pool.running if pool else 0,
                 "queued": pool.waiting if pool else 0, "model": model is not None}
 
     @app.get("/version", summary="Package, extractor and model versions")
@@ -698,4 +813,16 @@ def run_server(model: Path | None = None, host: str = "127.0.0.1", port: int = 8
             log.warning("serving on %s: reachable from other machines, with no "
                         "authentication", host)
     app = create_app(model, cache, checked)
-    uvicorn.run(app, host=host, port=port, log_level="info")
+
+    class Server(uvicorn.Server):
+        """Uvicorn, stopping the workers as soon as it is asked to stop (SIGTERM, Ctrl-C),
+        so that running requests are answered ``503`` at once and it ends in seconds."""
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            super().handle_exit(sig, frame)
+            pool = getattr(app.state, "pool", None)
+            if pool is not None:
+                pool.stop_soon()
+
+    Server(uvicorn.Config(app, host=host, port=port, log_level="info",
+                          timeout_graceful_shutdown=SHUTDOWN_S)).run()

@@ -8,12 +8,14 @@ Media are written here: voiced-like WAV tones and a short MP4 (a face from
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import av
@@ -23,6 +25,7 @@ import soundfile as sf
 
 from emo import api
 from emo.data.labels import CLASSES
+from emo.features.cache import LOCK_STRIPES, FeatureCache
 from emo.serve import UPLOAD_PREFIX
 
 SR = 16_000
@@ -102,6 +105,23 @@ def run_emo(*args: str | Path, cwd: Path | None = None,
                           text=True, timeout=timeout, cwd=cwd)
 
 
+@contextlib.contextmanager
+def held_locks(cache: Path, keys: Iterable[str] | None = None) -> Iterator[None]:
+    """Hold the cache's lock stripes of ``keys`` (every stripe when None) in this process.
+
+    An extraction into ``cache`` that needs one of these keys waits (in any process) until the
+    block ends: tests use it to catch a run or a request in the middle of its work without
+    depending on how fast the machine is.
+    """
+    store = FeatureCache(cache)
+    stripes = sorted({key[:2] for key in keys} if keys is not None
+                     else {f"{i:02x}" for i in range(LOCK_STRIPES)})
+    with contextlib.ExitStack() as stack:
+        for stripe in stripes:
+            stack.enter_context(store.lock(stripe))
+        yield
+
+
 def free_port() -> int:
     """A free TCP port of 127.0.0.1."""
     with socket.socket() as s:
@@ -115,11 +135,12 @@ class Server:
     def __init__(self, root: Path, **options: object) -> None:
         self.tmp = root / "tmp"
         self.tmp.mkdir(parents=True)
+        self.cache = root / "cache"
         port = free_port()
         self.url = f"http://127.0.0.1:{port}"
         code = "import json, sys; from emo.serve import run_server; " \
                "run_server(**json.loads(sys.argv[1]))"
-        options = {"port": port, "cache": str(root / "cache"), **options}
+        options = {"port": port, "cache": str(self.cache), **options}
         self.log = (root / "server.log").open("w")
         self.proc = subprocess.Popen(
             [sys.executable, "-c", code, json.dumps(options, default=str)],

@@ -404,3 +404,22 @@ def test_bundle_of_another_emo_major_version_is_refused(audio_model: Path, media
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1
     assert re.search(r"bundle\.json: .*emo 99\.0\.0.* refit", lines[0])
+
+
+def test_garbage_model_with_a_matching_checksum_exits_2(audio_model: Path, media: Path,
+                                                        tmp_path: Path) -> None:
+    import hashlib
+    import shutil
+
+    folder = tmp_path / "model"
+    shutil.copytree(audio_model, folder)
+    garbage = b"\x80\x04garbage" * 10
+    (folder / "model.joblib").write_bytes(garbage)
+    info = json.loads((folder / "bundle.json").read_text())
+    info["model_sha256"] = hashlib.sha256(garbage).hexdigest()
+    (folder / "bundle.json").write_text(json.dumps(info))
+    done = _emo("predict", folder, media / "good.flac", "--cache", tmp_path / "cache",
+                cwd=tmp_path)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and re.search(r"model\.joblib: model file does not load", lines[0])

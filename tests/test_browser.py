@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from emo.data.labels import CLASSES
-from tests._serving import Server, fit_tone_model, noise, wav
+from tests._serving import Server, noise, wav
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -24,10 +24,8 @@ WAIT_S = 120.0  # a first prediction on a busy 2-core machine
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    root = tmp_path_factory.mktemp("browser")
-    model = fit_tone_model(root)
-    server = Server(root / "serve", model=model, workers=1)
+def server(tmp_path_factory: pytest.TempPathFactory, tone_model: Path) -> Iterator[Server]:
+    server = Server(tmp_path_factory.mktemp("browser"), model=tone_model, workers=1)
     try:
         yield server.wait()
     finally:

@@ -2,7 +2,8 @@
 settings from fit.toml and flags, unreadable media in every predicting command, windowed
 prediction, and the options every data command shares.
 
-The model is fitted on tones by :func:`emo.api.fit` (see :mod:`tests._serving`).
+The model is the session's ``tone_model``, fitted on tones by :func:`emo.api.fit` (see
+:mod:`tests._serving`).
 """
 
 from __future__ import annotations
@@ -21,17 +22,12 @@ import typer
 from emo import api
 from emo.cli import app
 from emo.data.labels import CLASSES
-from tests._serving import SPEAKERS, fit_tone_model, mp4, noise, run_emo, tone_dataset, wav
+from tests._serving import SPEAKERS, mp4, noise, run_emo, tone_dataset, wav
 
 #: Commands that read DATA, and those that pick extractors (the others use the model's).
 DATA_COMMANDS = ("index", "extract", "features", "fit", "predict", "evaluate", "submit",
                  "audit")
 EXTRACTING = ("extract", "features", "fit")
-
-
-@pytest.fixture(scope="module")
-def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return fit_tone_model(tmp_path_factory.mktemp("cli-model"))
 
 
 def _one_error_line(run: subprocess.CompletedProcess[str]) -> str:
@@ -92,84 +88,85 @@ def test_flags_win_over_the_config_file(tmp_path: Path) -> None:
     assert config["extractors"]["face"] == {"fps": 10, "max_faces": 1}
 
 
-def test_predict_names_an_unreadable_file_and_writes_the_others(model: Path,
+def test_predict_names_an_unreadable_file_and_writes_the_others(tone_model: Path,
                                                                 tmp_path: Path) -> None:
     broken = noise(tmp_path / "broken.flac")
-    alone = run_emo("predict", model, broken, "-o", "alone.csv", "--cache", "cache", cwd=tmp_path)
+    alone = run_emo("predict", tone_model, broken, "-o", "alone.csv", "--cache", "cache",
+                    cwd=tmp_path)
     assert alone.returncode == 1 and "Traceback" not in alone.stderr
     assert "broken.flac" in alone.stderr and "broken [audio]:" in alone.stderr
     assert pd.read_csv(tmp_path / "alone.csv").empty
     good = wav(tmp_path / "good.wav", 1.5, 170.0)
-    both = run_emo("predict", model, good, broken, "-o", "both.csv", "--cache", "cache",
+    both = run_emo("predict", tone_model, good, broken, "-o", "both.csv", "--cache", "cache",
                cwd=tmp_path)
     assert both.returncode == 1 and "broken.flac" in both.stderr
     frame = pd.read_csv(tmp_path / "both.csv")
     assert list(frame["id"]) == ["good"] and frame["pred"].iloc[0] in CLASSES
-    again = run_emo("predict", model, good, "-o", "good.csv", "--cache", "cache", cwd=tmp_path)
+    again = run_emo("predict", tone_model, good, "-o", "good.csv", "--cache", "cache", cwd=tmp_path)
     assert again.returncode == 0 and again.stderr == ""
 
 
-def test_predict_of_one_clip_prints_it_and_never_replaces_a_file(model: Path,
+def test_predict_of_one_clip_prints_it_and_never_replaces_a_file(tone_model: Path,
                                                                  tmp_path: Path) -> None:
     clip = wav(tmp_path / "clip.wav", 1.0, 170.0)
     (tmp_path / "predictions.csv").write_text("mine\n")
-    one = run_emo("predict", model, clip, "--cache", "cache", cwd=tmp_path)
+    one = run_emo("predict", tone_model, clip, "--cache", "cache", cwd=tmp_path)
     assert one.returncode == 0, one.stderr
-    expected = api.predict(model, [clip], cache=tmp_path / "cache").frame.iloc[0]
+    expected = api.predict(tone_model, [clip], cache=tmp_path / "cache").frame.iloc[0]
     assert one.stdout.strip().startswith(f"clip: {expected['pred']}  (")
     assert sorted(p.name for p in tmp_path.glob("*.csv")) == ["predictions.csv"]
     other = wav(tmp_path / "other.wav", 1.0, 130.0)
-    several = run_emo("predict", model, clip, other, "--cache", "cache", cwd=tmp_path)
+    several = run_emo("predict", tone_model, clip, other, "--cache", "cache", cwd=tmp_path)
     assert several.returncode == 0 and "predictions-1.csv" in several.stdout
     assert (tmp_path / "predictions.csv").read_text() == "mine\n"
     assert list(pd.read_csv(tmp_path / "predictions-1.csv")["id"]) == ["clip", "other"]
 
 
-def test_evaluate_names_unreadable_clips(model: Path, tmp_path: Path) -> None:
+def test_evaluate_names_unreadable_clips(tone_model: Path, tmp_path: Path) -> None:
     tone_dataset(tmp_path / "held")
     noise(tmp_path / "held" / "broken.wav")
     rows = ["id,actor,label,audio", "broken,A9,An,held/broken.wav"]
     rows += [f"{p.stem},{p.stem[:2]},{p.parent.name},{p.relative_to(tmp_path)}"
              for p in sorted((tmp_path / "held").glob("*/*.wav"))]
     (tmp_path / "held.csv").write_text("\n".join(rows) + "\n")
-    run = run_emo("evaluate", model, "held.csv", "-o", "evaluation", "--cache", "cache",
+    run = run_emo("evaluate", tone_model, "held.csv", "-o", "evaluation", "--cache", "cache",
               cwd=tmp_path)
     assert run.returncode == 1 and "Traceback" not in run.stderr
     assert "broken [audio]:" in run.stderr and "broken.wav" in run.stderr
     assert (tmp_path / "evaluation" / "evaluation.json").is_file()
 
 
-def test_submit_answers_unreadable_descriptors_and_names_them(model: Path,
+def test_submit_answers_unreadable_descriptors_and_names_them(tone_model: Path,
                                                               tmp_path: Path) -> None:
     data = api.synthesise(tmp_path / "data", actors=1, takes=1, test_actors=1)
     video = sorted((data / "videos").glob("*.MP4"))[0]
     noise(video, video.stat().st_size)
-    run = run_emo("submit", model, data, "--phase", "valid", "-o", "valid.zip", "--cache", "cache",
-              cwd=tmp_path)
+    run = run_emo("submit", tone_model, data, "--phase", "valid", "-o", "valid.zip", "--cache",
+                  "cache", cwd=tmp_path)
     assert run.returncode == 1 and "Traceback" not in run.stderr
     assert video.name in run.stderr
     answers = api.check_submission(tmp_path / "valid.zip", phase="valid")
     assert set(answers) == {p.stem for p in (data / "descriptors").glob("*.txt")}
 
 
-def test_predict_in_windows(model: Path, tmp_path: Path) -> None:
+def test_predict_in_windows(tone_model: Path, tmp_path: Path) -> None:
     long = wav(tmp_path / "long.wav", 5.0, 150.0, seed=3)
-    run = run_emo("predict", model, long, "--window", "2", "--hop", "1", "-o", "w.csv", "--cache",
-              "cache", cwd=tmp_path)
+    run = run_emo("predict", tone_model, long, "--window", "2", "--hop", "1", "-o", "w.csv",
+                  "--cache", "cache", cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     frame = pd.read_csv(tmp_path / "w.csv")
     assert list(frame.columns) == ["id", "start", "end", "group", "pred_audio", "pred",
                                    *(f"proba_{c}" for c in CLASSES)]
     assert list(zip(frame["start"], frame["end"], strict=True)) == api.window_bounds(5, 2, 1)
-    expected = api.predict_windows(model, long, window=2, hop=1, cache=tmp_path / "cache")
+    expected = api.predict_windows(tone_model, long, window=2, hop=1, cache=tmp_path / "cache")
     pd.testing.assert_frame_equal(frame, expected.frame, check_dtype=False)
     noise(tmp_path / "broken.wav")
-    mixed = run_emo("predict", model, long, "broken.wav", "--window", "2", "-o", "m.csv",
+    mixed = run_emo("predict", tone_model, long, "broken.wav", "--window", "2", "-o", "m.csv",
                 "--cache", "cache", cwd=tmp_path)
     assert mixed.returncode == 1 and "broken.wav" in mixed.stderr
     assert "Traceback" not in mixed.stderr
     assert list(pd.read_csv(tmp_path / "m.csv")["start"]) == [0.0, 2.0]
-    folder = run_emo("predict", model, tmp_path, "--window", "2", cwd=tmp_path)
+    folder = run_emo("predict", tone_model, tmp_path, "--window", "2", cwd=tmp_path)
     assert folder.returncode == 2 and "--window" in _one_error_line(folder)
 
 
@@ -264,8 +261,8 @@ def test_importing_the_command_line_loads_no_settings_or_models() -> None:
     assert run.stdout.strip() == "[]", run.stderr
 
 
-def test_report_prints_the_uar_of_each_actor(model: Path) -> None:
-    run = run_emo("report", model)
+def test_report_prints_the_uar_of_each_actor(tone_model: Path) -> None:
+    run = run_emo("report", tone_model)
     assert run.returncode == 0, run.stderr
-    per_actor = api.model_summary(model)["uar_actors"]["fused"]
+    per_actor = api.model_summary(tone_model)["uar_actors"]["fused"]
     assert f"fused, per actor: A0 {per_actor['A0'] * 100:.1f}%" in run.stdout

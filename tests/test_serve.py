@@ -1,7 +1,7 @@
 """The HTTP service: real uvicorn servers in subprocesses, spoken to over HTTP with httpx.
 
-The model for ``/predict`` is fitted on tones by :func:`emo.api.fit` (see
-:mod:`tests._serving`).
+The model for ``/predict`` is the session's ``tone_model``, fitted on tones by
+:func:`emo.api.fit` (see :mod:`tests._serving`).
 """
 
 from __future__ import annotations
@@ -10,37 +10,37 @@ import concurrent.futures
 import io
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import numpy as np
 import pandas as pd
+import psutil
 import pytest
 import soundfile as sf
 
 import emo
 from emo import api
 from emo.data.labels import CLASSES
-from emo.serve import MIN_WINDOW, PARQUET
-from tests._serving import SR, Server, fit_tone_model, mp4, noise, tone, wav
+from emo.serve import MAX_STEM, MIN_WINDOW, PARQUET
+from tests._hostile import bomb_jpeg, lying_mkv
+from tests._serving import SR, Server, held_locks, mp4, noise, tone, wav
 from tests.features._media import write_video
 
 
 @pytest.fixture(scope="module")
-def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Server]]:
-    """A server with a model (2 workers) and a tight one (1 worker, tiny timeout, no queue).
-
-    The tight one starts first so that it warms up while the model is fitted.
-    """
+def servers(tmp_path_factory: pytest.TempPathFactory,
+            tone_model: Path) -> Iterator[dict[str, Server]]:
+    """A server with a model (2 workers) and a tight one (1 worker, tiny timeout, no queue),
+    starting side by side."""
     root = tmp_path_factory.mktemp("serve")
     tight = Server(root / "tight", workers=1, timeout_s=0.3, max_queue=0)
     try:
-        model = fit_tone_model(root)
-        main = Server(root / "main", model=model, workers=2, max_upload_mb=1,
+        main = Server(root / "main", model=tone_model, workers=2, max_upload_mb=1,
                       max_duration_s=20)
         try:
-            yield {"main": main.wait(), "tight": tight.wait(), "model": model}
+            yield {"main": main.wait(), "tight": tight.wait(), "model": tone_model}
         finally:
             main.stop()
     finally:
@@ -224,8 +224,10 @@ def test_dead_workers_are_replaced(main: Server, tmp_path: Path) -> None:
     assert len(workers) == 2
     for worker in workers:
         worker.kill()
-    psutil.wait_procs(workers, timeout=10)
-    time.sleep(1.0)  # the pool notices its dead workers
+    # A killed worker is gone once the server reaps it, which its pool does after marking
+    # itself broken: from then on a request starts a fresh pool.
+    _, alive = psutil.wait_procs(workers, timeout=120)
+    assert not alive
     answer = _post(main, "/extract", wav(tmp_path / "after.wav", 1.0, 140.0, seed=5))
     assert answer.status_code == 200, answer.text
     assert answer.json()["features"]["audio"]
@@ -239,15 +241,99 @@ def test_uploads_are_removed(main: Server) -> None:
 def test_timeout_busy_and_cleanup(servers: dict[str, Server], tmp_path: Path) -> None:
     tight = servers["tight"]
     video = mp4(tmp_path / "slow.mp4", 1.0)
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+    # While this process holds every lock of the server's cache, the job waits, however
+    # fast the machine: it is running when the second request comes, and outlives the
+    # timeout.
+    with held_locks(tight.cache), concurrent.futures.ThreadPoolExecutor(1) as pool:
         slow = pool.submit(_post, tight, "/extract", video)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while not httpx.get(f"{tight.url}/health").json()["running"]:
-            assert time.monotonic() < deadline
+            assert time.monotonic() < deadline and not slow.done(), "the job did not start"
             time.sleep(0.02)
         busy = _post(tight, "/extract", wav(tmp_path / "b.wav"))
         assert busy.status_code == 503 and busy.headers["retry-after"]
         assert slow.result().status_code == 504
+        # the timed-out job still runs and owns its upload; the refused one left nothing
+        assert len(tight.uploads_left()) == 1
     tight.idle()
     assert tight.uploads_left() == []
     assert _post(tight, "/predict", video).status_code == 404  # no model loaded
+
+
+# -- hostile uploads and stuck workers (issue 22, rows 1, 4, 9) ---------------------------
+def _workers(server: Server) -> list[psutil.Process]:
+    """The server's worker processes."""
+    return [p for p in psutil.Process(server.proc.pid).children()
+            if "spawn_main" in " ".join(p.cmdline())]
+
+
+def _health_until(server: Server, ready: Callable[[dict], bool], limit: float = 180.0) -> None:
+    """Wait (bounded) until ``/health`` satisfies ``ready``."""
+    deadline = time.monotonic() + limit
+    while not ready(httpx.get(f"{server.url}/health").json()):
+        assert time.monotonic() < deadline, httpx.get(f"{server.url}/health").json()
+        time.sleep(0.05)
+
+
+def test_hostile_uploads_are_422_and_long_names_shortened(main: Server, tmp_path: Path) -> None:
+    bomb = _post(main, "/extract", bomb_jpeg(tmp_path / "big.jpg"))
+    assert bomb.status_code == 422, bomb.text
+    assert "big.jpg" in bomb.text and "decompression bomb" in bomb.text
+    assert _post(main, "/predict", bomb_jpeg(tmp_path / "big.jpg")).status_code == 422
+    liar = lying_mkv(tmp_path / "liar.mkv", 24.0)  # the header says 0 s; the limit is 20 s
+    assert liar.stat().st_size < 1e6
+    refused = _post(main, "/extract", liar)
+    assert refused.status_code == 422 and "limit of 20 s" in refused.text, refused.text
+    long = wav(tmp_path / ("n" * 250 + ".wav"), 1.0, 160.0, seed=3)
+    with long.open("rb") as f:
+        answer = httpx.post(f"{main.url}/extract", timeout=120,
+                            files={"file": ("é" * 50 + "n" * 250 + ".wav", f)})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["id"] == "é" * 50 + "n" * (MAX_STEM - 100)  # é: 2 bytes in UTF-8
+    assert answer.json()["features"]["audio"]
+
+
+@pytest.fixture(scope="module")
+def slow(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Ten minutes of a tone (FLAC, a few MB): seconds of work for the audio extractor."""
+    path = tmp_path_factory.mktemp("slow") / "ten_minutes.flac"
+    sf.write(path, np.tile(tone(2.0, 150.0), 300), SR, subtype="PCM_16")
+    return path
+
+
+def test_a_stuck_or_dead_worker_is_replaced_and_sigterm_stops_the_service(
+        slow: Path, tmp_path: Path) -> None:
+    server = Server(tmp_path / "s", workers=1, timeout_s=5, max_upload_mb=100,
+                    max_duration_s=3600).wait()
+    try:
+        _health_until(server, lambda h: h["idle"] == 1)
+        (first,) = _workers(server)
+        # a job past its timeout: 504, its worker killed and replaced, the next one served
+        assert _post(server, "/extract", slow).status_code == 504
+        assert not psutil.wait_procs([first], timeout=30)[1]
+        _health_until(server, lambda h: h["idle"] == 1)
+        ok = _post(server, "/extract", wav(tmp_path / "after.wav", 1.0, 150.0))
+        assert ok.status_code == 200, ok.text
+        # a worker that dies during a job: 422 with the reason, then replaced
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            doomed = pool.submit(_post, server, "/extract", slow)
+            _health_until(server, lambda h: h["running"] == 1)
+            (worker,) = _workers(server)
+            worker.kill()
+            died = doomed.result()
+        assert died.status_code == 422 and "worker process died" in died.text, died.text
+        assert slow.name in died.text
+        _health_until(server, lambda h: h["idle"] == 1)
+        # SIGTERM while a worker is busy: the service and its workers stop within seconds
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pending = pool.submit(_post, server, "/extract", slow)
+            _health_until(server, lambda h: h["running"] == 1)
+            workers = _workers(server)
+            server.proc.terminate()
+            server.proc.wait(timeout=20)
+            stopped = pending.result()
+        assert stopped.status_code == 503 and "stopping" in stopped.text, stopped.text
+        assert not psutil.wait_procs(workers, timeout=10)[1]
+        assert server.uploads_left() == []
+    finally:
+        server.stop()

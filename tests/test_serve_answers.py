@@ -12,12 +12,7 @@ import pytest
 
 from emo import api, serve
 from emo.features import extract
-from tests._serving import fit_tone_model, wav
-
-
-@pytest.fixture(scope="module")
-def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return fit_tone_model(tmp_path_factory.mktemp("answers-model"))
+from tests._serving import wav
 
 
 def test_openapi_documents_the_answers_of_predict_and_extract() -> None:
@@ -47,7 +42,7 @@ def _counting(monkeypatch: pytest.MonkeyPatch, module: Any, name: str,
     monkeypatch.setattr(module, name, counted)
 
 
-def test_a_windowed_predict_reads_the_upload_in_one_pass(model: Path, tmp_path: Path,
+def test_a_windowed_predict_reads_the_upload_in_one_pass(tone_model: Path, tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch
                                                          ) -> None:
     folder = tmp_path / "upload"
@@ -57,13 +52,13 @@ def test_a_windowed_predict_reads_the_upload_in_one_pass(model: Path, tmp_path: 
     counts: Counter[str] = Counter()
     for module, name in ((api, "run"), (extract, "jobs"), (api, "media_duration")):
         _counting(monkeypatch, module, name, counts)
-    answer = serve._predict_job(job, model)
+    answer = serve._predict_job(job, tone_model)
     # one extraction of one job per stream (audio), no second header read in the worker
     assert counts == Counter({"run": 1, "jobs": 1, "stream jobs": 1})
     checked = serve.PredictAnswer(**answer, duration=5.0)
     assert [(w.start, w.end) for w in checked.windows] == api.window_bounds(5.0, 2.0, 1.0)
     assert checked.class_ == max(checked.fused, key=checked.fused.get)
-    expected = api.predict_windows(model, media, window=2.0, hop=1.0, whole=True,
+    expected = api.predict_windows(tone_model, media, window=2.0, hop=1.0, whole=True,
                                    cache=tmp_path / "cache")
     fused = expected.probabilities["fused"]
     assert [w.class_ for w in checked.windows] == [fused.loc[w.id].idxmax()

@@ -9,19 +9,13 @@ import numpy as np
 import pytest
 
 from emo import api
-from emo.features.frames import GraphTracker
+from emo.features.frames import TaskTracker
 
 
 @pytest.fixture(scope="module")
-def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An audio + face model fitted on a small synthetic challenge-layout set."""
-    root = tmp_path_factory.mktemp("windows-model")
-    data = api.synthesise(root / "data", actors=3, takes=1, test_actors=0, seed=0,
-                          size=(128, 128), workers=1)
-    config = api.FitConfig(n_splits=3, estimator="lightgbm", model={"n_estimators": 20})
-    api.fit(data, out=root / "model", cache=root / "cache", config=config,
-            modalities=["audio", "face"], report=False)
-    return root / "model"
+def model(tiny_model: dict[str, Path]) -> Path:
+    """The session's audio + face + body model of a small synthetic challenge-layout set."""
+    return tiny_model["model"]
 
 
 @pytest.fixture(scope="module")
@@ -34,15 +28,15 @@ def recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def analysed_frames(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Counts the frames the MediaPipe graphs of this process measure (one item each)."""
+    """Counts the frames the MediaPipe landmarkers of this process measure (one item each)."""
     measured: list[int] = []
-    measure = GraphTracker.measure
+    measure = TaskTracker.measure
 
-    def counting(self: GraphTracker, image: np.ndarray) -> np.ndarray:
+    def counting(self: TaskTracker, image: np.ndarray) -> np.ndarray:
         measured.append(1)
         return measure(self, image)
 
-    monkeypatch.setattr(GraphTracker, "measure", counting)
+    monkeypatch.setattr(TaskTracker, "measure", counting)
     return measured
 
 

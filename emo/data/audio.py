@@ -13,8 +13,10 @@ Damaged files are refused rather than guessed at: a sample rate outside
 :data:`MIN_RATE`-:data:`MAX_RATE` (a corrupt header would otherwise turn one second
 into hours of resampled audio), less data than the header promises, undecodable
 frames. Samples are read in blocks, so a header promising more than the file holds
-costs no memory. Every failure is a :class:`~emo.errors.MediaError` naming the file,
-with the decoder's reason free of error numbers.
+costs no memory, and decoding stops at the length limit of :mod:`emo.data.limits` (when
+one is set) whatever the container says. Every failure is a
+:class:`~emo.errors.MediaError` naming the file, with the decoder's reason free of error
+numbers.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from emo.data.limits import check_duration, max_duration
 from emo.errors import MediaError
 
 #: Shortest segment accepted, in seconds (about one analysis window of the extractors).
@@ -37,6 +40,10 @@ MIN_DURATION = 0.06
 END_TOLERANCE = 0.25
 #: Suffixes decoded with FFmpeg directly (libsndfile does not read these containers).
 FFMPEG_SUFFIXES = (".mp4", ".mov", ".m4a", ".m4v", ".mkv", ".avi", ".webm", ".aac", ".wma")
+#: How far before a segment's start FFmpeg seeks, in seconds: a decoder drops what it
+#: decodes first after a seek (AAC's pre-roll frame: seen with PyAV 19's FFmpeg), so the
+#: seek lands early and the samples before the start are cut.
+SEEK_PREROLL = 0.5
 #: Resampling quality passed to :func:`soxr.resample`.
 RESAMPLE_QUALITY = "HQ"
 #: Sample rates accepted, in Hz: below, speech features mean nothing; above, not audio.
@@ -205,6 +212,7 @@ def _read_sndfile(path: Path, start: float | None, end: float | None) -> tuple[n
             raise MediaError("audio file holds no samples (truncated?)", path)
         if f.frames >= _UNKNOWN_FRAMES:  # a streamed FLAC: libsndfile fails at its end
             raise _Unrecognised("libsndfile: length unknown", path)
+        check_duration(f.frames / rate, path)  # libsndfile reads no more than the header says
         first, last = _bounds(path, start, end, f.frames / rate)
         i0 = round(first * rate)
         n = min(f.frames, round(last * rate)) - i0
@@ -277,10 +285,10 @@ def _read_ffmpeg(path: Path, start: float | None, end: float | None) -> tuple[np
         if stream.codec_context is None:
             raise MediaError("the audio track's codec is unknown (damaged header?)", path)
         first, last = _bounds(path, start, end, _stream_duration(container, stream) or None)
-        if first > 0 and stream.time_base is not None:
+        if first > SEEK_PREROLL and stream.time_base is not None:
             # no usable index (damaged file): decode from the start, dropping what precedes
             with contextlib.suppress(av.FFmpegError):
-                container.seek(int(first / stream.time_base), stream=stream)
+                container.seek(int((first - SEEK_PREROLL) / stream.time_base), stream=stream)
         chunks, rate = _decode_range(container, stream, first, last, path)
     if not chunks:
         where = "the file" if start is None and end is None else (
@@ -299,8 +307,11 @@ def _stream_duration(container: object, stream: object) -> float | None:
 
 def _decode_range(container: object, stream: object, first: float, last: float,
                   path: Path) -> tuple[list[np.ndarray], int]:
+    """Decode ``[first, last)`` of an audio stream; stop with a :class:`MediaError` at a
+    frame past :func:`~emo.data.limits.max_duration`, whatever the header said."""
     chunks: list[np.ndarray] = []
     rate = stream.codec_context.sample_rate or stream.rate
+    limit = max_duration()
     try:
         for frame in container.decode(stream):
             rate = frame.sample_rate
@@ -310,6 +321,8 @@ def _decode_range(container: object, stream: object, first: float, last: float,
                 t0 = sum(len(c) for c in chunks) / rate
             if t0 >= last:
                 break
+            if t0 + len(data) / rate > limit:
+                check_duration(t0 + len(data) / rate, path)
             lo = max(0, round((first - t0) * rate))
             stop = (last - t0) * rate  # inf for "to the end"
             hi = len(data) if stop >= len(data) else round(stop)

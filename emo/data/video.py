@@ -11,6 +11,9 @@ images (``.png``, ``.jpg``...) give one frame at time 0; grey images are turned 
 one file in one pass (seeking over gaps only where a key frame lets it skip decoding),
 for extractors that serve many clips of one recording at once.
 
+Sizes are checked before decoding (a still image's header is read with Pillow) and on
+every frame, and decoding stops at the length limit (:mod:`emo.data.limits`).
+
 Every problem with a file (missing, empty, not a video, truncated, no video stream,
 segment outside the video) is a :class:`~emo.errors.MediaError` naming the file.
 
@@ -26,6 +29,7 @@ Examples
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -36,6 +40,7 @@ import cv2
 import numpy as np
 
 from emo.data.audio import decoder_reason
+from emo.data.limits import MAX_PIXELS, check_duration, check_frame_size, max_duration
 from emo.data.media import IMAGE_SUFFIXES, is_image
 from emo.errors import MediaError
 
@@ -76,8 +81,29 @@ def _check_file(path: Path) -> None:
         raise MediaError("empty file (0 bytes)", path)
 
 
-def _read_image(path: Path) -> np.ndarray:
+def _image_size(path: Path) -> tuple[int, int]:
+    """(width, height) of a still image from its header alone, checked against the limits
+    (:func:`~emo.data.limits.check_frame_size`) before anything is decoded."""
     _check_file(path)
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                width, height = image.size
+    except Image.DecompressionBombError:  # above Pillow's own, larger limit
+        raise MediaError(f"image declares more than {2 * Image.MAX_IMAGE_PIXELS / 1e6:.0f} "
+                         f"megapixels, beyond the limit of {MAX_PIXELS / 1e6:g} megapixels "
+                         "(decompression bomb?)", path) from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        raise MediaError(f"not a readable image: {decoder_reason(exc)}", path) from None
+    check_frame_size(width, height, path)
+    return width, height
+
+
+def _read_image(path: Path) -> np.ndarray:
+    _image_size(path)
     data = np.fromfile(path, dtype=np.uint8)
     bgr = cv2.imdecode(data, cv2.IMREAD_COLOR)
     if bgr is None:
@@ -128,7 +154,7 @@ def video_info(path: str | Path) -> VideoInfo:
     """
     path = Path(path)
     if is_image(path):
-        height, width = _read_image(path).shape[:2]
+        width, height = _image_size(path)
         return VideoInfo(0.0, 1, width, height, 0.0, has_audio=False, has_video=True)
     with _open(path) as container:
         has_audio = bool(container.streams.audio)
@@ -282,6 +308,13 @@ class VideoReader:
             if not self._container.streams.video:
                 raise MediaError("no video stream", self.path)
             self._stream = self._container.streams.video[0]
+            if is_image(self.path):  # FFmpeg's image demuxer gives no size before decoding
+                _image_size(self.path)
+            ctx = self._stream.codec_context
+            if ctx is not None:  # None: no decoder, decoding fails
+                if ctx.width or ctx.height:  # 0 x 0: the size comes with the first frame
+                    check_frame_size(int(ctx.width), int(ctx.height), self.path)
+                ctx.options = {**ctx.options, "max_pixels": str(MAX_PIXELS)}  # every frame
             self.fps, self.duration, self.n_frames = _stream_timing(self._stream,
                                                                     self._container)
         except BaseException:
@@ -374,7 +407,12 @@ class VideoReader:
         return -math.inf
 
     def _decode_from(self, start: float) -> Iterator[DecodedFrame]:
-        """Frames from the key frame at or before ``start`` (from the first frame at 0)."""
+        """Frames from the key frame at or before ``start`` (from the first frame at 0).
+
+        Each frame's size is checked, and decoding stops with a :class:`MediaError` at a
+        frame past :func:`~emo.data.limits.max_duration`, whatever the header said.
+        """
+        limit = max_duration()
         try:
             if start > 0 and self._stream.time_base is not None:
                 self._container.seek(int(start / self._time_base), stream=self._stream,
@@ -382,6 +420,9 @@ class VideoReader:
             for index, frame in enumerate(self._container.decode(self._stream)):
                 t = (float(frame.pts * self._time_base) if frame.pts is not None
                      else index / (self.fps or 1))
+                if t > limit:
+                    check_duration(t, self.path)
+                check_frame_size(frame.width, frame.height, self.path)
                 self.last_time = t
                 yield DecodedFrame(t, frame)
         except av.error.FFmpegError as exc:

@@ -26,7 +26,9 @@ damaged file, an out-of-memory kill) does not end the batch. Local workers take 
 ``n_jobs`` jobs at a time, so the jobs in flight are the only suspects: each runs again
 alone in a fresh worker; a job that kills its worker alone is split into its tasks, each
 run alone; a task that kills its worker alone is recorded as failed, naming its file and
-the signal, like any failure. The other clips of the batch are computed meanwhile.
+the signal, like any failure. The other clips of the batch are computed meanwhile. Workers
+end with the process that started them, even when it is killed
+(:func:`emo._native.die_with_parent`).
 
 **Windows.** Sliding windows of one recording are plain clips with ``start``/``end`` on the
 same file (ids of their own): passed to :func:`run` together, they form one job whose
@@ -37,6 +39,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import re
 import time
 import warnings
@@ -47,10 +50,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from emo._native import die_with_parent
 from emo.data.clip import Clip
-from emo.errors import CacheError, EmoError, FeatureError
+from emo.errors import CacheError, ConfigError, EmoError, FeatureError
 from emo.features.base import FRAMES, Extractor, Outcome, Stream, get_extractor
-from emo.features.cache import FeatureCache
+from emo.features.cache import MISSING, UNCHECKED, DamagedEntryError, FeatureCache
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -304,16 +308,11 @@ def _run_parallel(tasks: list[Task], root: Path, n_jobs: int, blocking: bool,
     if dask is None:
         yield from _run_isolating(jobs(tasks), root, n_jobs, blocking, retry_since)
         return
-    from joblib import Parallel, delayed, parallel_config
-
     # Remote workers resolve relative paths in their own folders: send absolute ones.
     root = root.resolve()
     tasks = [replace(t, clip=_absolute(t.clip)) for t in tasks]
-    with _dask_client(dask), parallel_config(backend="dask"):
-        parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered", batch_size=1)
-        for results in parallel(delayed(_compute_job)(job, root, blocking, retry_since)
-                                for job in jobs(tasks)):
-            yield from results
+    with _dask_client(dask) as client:
+        yield from _run_dask(client, jobs(tasks), root, blocking, retry_since)
 
 
 def _run_isolating(job_list: list[list[Task]], root: Path, n_jobs: int, blocking: bool,
@@ -333,7 +332,8 @@ def _run_isolating(job_list: list[list[Task]], root: Path, n_jobs: int, blocking
     pending, suspects = deque(job_list), deque[list[Task]]()
     while pending or suspects:
         queue, width = (suspects, 1) if suspects else (pending, n_jobs)
-        executor = ProcessPoolExecutor(max_workers=width)
+        executor = ProcessPoolExecutor(max_workers=width, initializer=die_with_parent,
+                                       initargs=(os.getpid(),))
         running: dict[Future, list[Task]] = {}
         try:
             while queue or running:
@@ -365,13 +365,98 @@ def _run_isolating(job_list: list[list[Task]], root: Path, n_jobs: int, blocking
 def _record_crash(task: Task, root: Path, exc: BaseException) -> str:
     """Record a task that killed its worker alone as failed; return the reason."""
     codes = re.search(r"exit codes of the workers are \{(.*?)\}", str(exc))
-    message = (f"the worker process died ({codes[1] if codes else 'killed'}) while extracting "
-               f"{task.modality} features: a crash in a native decoder on a damaged file, "
-               "or not enough memory")
+    died = ("every Dask worker that ran it died" if type(exc).__name__ == "KilledWorker"
+            else f"the worker process died ({codes[1] if codes else 'killed'})")
+    message = (f"{died} while extracting {task.modality} features: a crash in a native "
+               "decoder on a damaged file, or not enough memory")
     reason = f"{task.clip.media_for(task.modality)}: {message}"
     FeatureCache(root).record_failure(task.key, task.extractor.identity(), task.clip.id,
                                       reason, message=message)
     return reason
+
+
+#: Seconds between two looks at the Dask cluster's workers while waiting for results.
+DASK_WATCH_S = 2.0
+#: Seconds a Dask run waits with no worker in the cluster (or no scheduler) before it
+#: gives up.
+DASK_NO_WORKER_S = 120.0
+
+
+def _run_dask(client: Any, job_list: list[list[Task]], root: Path, blocking: bool,
+              retry_since: float | None) -> Iterator[Result]:
+    """Run jobs on a Dask cluster, one Dask task per job, whatever its thread count.
+
+    Jobs whose Dask task the scheduler gives up on (``KilledWorker``: the workers that
+    ran it died) are suspects, as on local workers: once the other jobs are done, each
+    runs again alone on the cluster; a job that kills its workers alone is split into its
+    tasks, each run alone; a task that kills its workers alone is recorded as failed,
+    naming its file. Workers that leave the cluster are reported. Jobs the cluster cannot
+    run (no worker or no scheduler for :data:`DASK_NO_WORKER_S`) fail without being
+    recorded, so that the next run retries them.
+    """
+    from distributed import KilledWorker, wait
+    from distributed import TimeoutError as DaskTimeout
+
+    pending: dict[Any, tuple[list[Task], bool]] = {}
+
+    def submit(job: list[Task], priority: int, alone: bool) -> None:
+        future = client.submit(_compute_job, job, root, blocking, retry_since, pure=False,
+                               priority=priority)
+        pending[future] = (job, alone)
+
+    for i, job in enumerate(job_list):
+        submit(job, len(job_list) - i, alone=False)
+    suspects = deque[list[Task]]()
+    seen = set(client.scheduler_info()["workers"])
+    stalled_since: float | None = None
+    try:
+        while pending:
+            try:
+                done = wait(list(pending), timeout=DASK_WATCH_S,
+                            return_when="FIRST_COMPLETED").done
+            except (DaskTimeout, TimeoutError):
+                done = set()
+            workers = set(client.scheduler_info()["workers"])
+            for address in sorted(seen - workers):
+                log.warning("Dask worker %s left the cluster (died or was stopped)", address)
+            seen = workers
+            if done or (workers and client.status == "running"):
+                stalled_since = None
+            elif stalled_since is None:
+                stalled_since = time.monotonic()
+            if stalled_since is not None and time.monotonic() - stalled_since > DASK_NO_WORKER_S:
+                why = f"no Dask worker or scheduler for {DASK_NO_WORKER_S:g} s"
+                for job in [*(j for j, _ in pending.values()), *suspects]:
+                    for task in job:
+                        yield "failed", task, _not_extracted(task, why), 0.0
+                return
+            for future in done:
+                job, alone = pending.pop(future)
+                if future.status == "finished":
+                    yield from future.result()
+                    continue
+                exc = future.exception() if future.status == "error" else None
+                if isinstance(exc, KilledWorker) and not alone:
+                    log.warning("a Dask worker died running %d clip(s); they run again alone "
+                                "at the end", len(job))
+                    suspects.append(job)
+                elif isinstance(exc, KilledWorker) and len(job) > 1:
+                    suspects.extend([task] for task in job)
+                elif isinstance(exc, KilledWorker):
+                    yield "failed", job[0], _record_crash(job[0], root, exc), 0.0
+                else:
+                    why = f"{type(exc).__name__}: {exc}" if exc else "cancelled by Dask"
+                    for task in job:
+                        yield "failed", task, _not_extracted(task, why), 0.0
+            if not pending and suspects:
+                submit(suspects.popleft(), 0, alone=True)
+    finally:
+        client.cancel(list(pending))
+
+
+def _not_extracted(task: Task, why: str) -> str:
+    """The reason of a task the cluster did not run (not recorded: the next run retries)."""
+    return f"{task.clip.media_for(task.modality)}: not extracted on the Dask cluster ({why})"
 
 
 @contextlib.contextmanager
@@ -385,7 +470,11 @@ def _dask_client(address: str) -> Iterator[Any]:
                           dashboard_address=None) as cluster, Client(cluster) as client:
             yield client
     else:
-        with Client(address) as client:
+        try:
+            client = Client(address)
+        except (OSError, TimeoutError) as exc:
+            raise ConfigError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+        with client:
             yield client
 
 
@@ -432,9 +521,11 @@ def run(
     finally:
         cache.close()
     todo = []
+    unchecked = 0
     for task in tasks:
         identity = task.extractor.identity()
-        if cache.has(task.key, identity):
+        problem = cache.check(task.key, identity)
+        if problem is None:
             report.cached += 1
             continue
         record = None if retry_failed else cache.failure(task.key)
@@ -443,7 +534,14 @@ def run(
             report.failures.append(Failure(task.clip.id, task.modality,
                                            f"{reason} (failed before; --retry-failed to retry)"))
             continue
+        if problem == UNCHECKED:
+            unchecked += 1
+        elif problem != MISSING:
+            _say_damaged(task, problem, cache)
         todo.append(task)
+    if unchecked:
+        log.warning("%d cache entr%s %s; computing them again", unchecked,
+                    "y was" if unchecked == 1 else "ies were", UNCHECKED)
     if progress is not None:
         progress(len(todo))
     busy: list[Task] = []
@@ -475,8 +573,18 @@ def _count(report: ExtractionReport, status: str, task: Task, reason: str, secon
         report.failures.append(Failure(task.clip.id, task.modality, reason))
 
 
+def _say_damaged(task: Task, problem: str, cache: FeatureCache) -> None:
+    """Warn that a clip's cached features are damaged and will be computed again."""
+    log.warning("clip %r [%s]: cached features %s (%s); computing them again", task.clip.id,
+                task.modality, problem, cache.path(task.key, task.extractor.identity()))
+
+
 def collect(tasks: Iterable[Task], cache: FeatureCache) -> dict[str, pd.DataFrame]:
     """Read the cached features of tasks into one DataFrame per modality, indexed by id.
+
+    Every entry is verified as it is read (:meth:`FeatureCache.get`). An entry that is
+    damaged, or has vanished since :func:`run` (removed by ``emo cache prune`` meanwhile),
+    is reported naming its clip, removed and computed again here, in this process.
 
     Returns
     -------
@@ -486,20 +594,31 @@ def collect(tasks: Iterable[Task], cache: FeatureCache) -> dict[str, pd.DataFram
     Raises
     ------
     CacheError
-        When an entry :func:`run` found or wrote has vanished or become unreadable
-        since (removed by ``emo cache prune`` meanwhile, damaged disk): a table with
-        the clip silently missing would lie.
+        When such an entry cannot be computed again (its media gone or unreadable now),
+        naming the clip and why: a table with the clip silently missing would lie.
     """
     import pandas as pd
 
-    rows: dict[str, dict[str, dict[str, float]]] = {}
+    tasks = list(tasks)
+    found: list[dict[str, float] | None] = []
+    redo: list[Task] = []
     for task in tasks:
         identity = task.extractor.identity()
-        features = cache.get(task.key, identity)
+        try:
+            features = cache.get(task.key, identity)
+        except DamagedEntryError as exc:
+            _say_damaged(task, exc.reason, cache)
+            cache.discard(task.key, identity)
+            features = None
         if features is None:
-            raise CacheError(f"entry of clip {task.clip.id!r} ({task.modality}) is missing or "
-                             "unreadable; run `emo cache verify`, then this command again",
-                             cache.path(task.key, identity))
+            redo.append(task)
+        found.append(features)
+    if redo:
+        _compute_again(redo, cache)
+    rows: dict[str, dict[str, dict[str, float]]] = {}
+    for task, features in zip(tasks, found, strict=True):
+        if features is None:
+            features = _read_again(task, cache)
         rows.setdefault(task.modality, {})[task.clip.id] = features
     tables = {}
     for modality, by_id in rows.items():
@@ -507,3 +626,30 @@ def collect(tasks: Iterable[Task], cache: FeatureCache) -> dict[str, pd.DataFram
         frame.index.name = "id"
         tables[modality] = frame
     return tables
+
+
+def _compute_again(tasks: list[Task], cache: FeatureCache) -> None:
+    """Compute missing entries in this process (under their locks, like :func:`run`)."""
+    for job in jobs(tasks):
+        for status, task, reason, _ in _job_results(job, cache.root, True, None):
+            if status == "failed":
+                raise CacheError(f"features of clip {task.clip.id!r} ({task.modality}) were "
+                                 f"missing or damaged in the cache and cannot be computed "
+                                 f"again: {reason}", cache.path(task.key,
+                                                                task.extractor.identity()))
+
+
+def _read_again(task: Task, cache: FeatureCache) -> dict[str, float]:
+    """The features of a task computed again by :func:`_compute_again`."""
+    identity = task.extractor.identity()
+    try:
+        features = cache.get(task.key, identity)
+    except DamagedEntryError as exc:
+        features, why = None, exc.reason
+    else:
+        why = "vanished"
+    if features is None:
+        raise CacheError(f"features of clip {task.clip.id!r} ({task.modality}) computed again "
+                         f"but {why}: the cache folder is being changed or its disk fails",
+                         cache.path(task.key, identity))
+    return features

@@ -12,9 +12,10 @@ extractor, to one call of :func:`analyse`, which works like this:
 2. **One decode.** The union of all spans is decoded once by
    :class:`~emo.data.video.VideoReader`, which seeks over a gap only where a key frame
    lets it skip decoding; frames outside every span are never converted to RGB.
-3. **One tracker per extractor** (a MediaPipe graph kept by the process) measures the
-   frames of the extractor's analysis grid (:func:`~emo.data.video.on_grid`: a rate
-   fixed on the video's time line). Its state is reset at the start of every span.
+3. **One tracker per extractor** (a MediaPipe Tasks landmarker in VIDEO mode,
+   :class:`TaskTracker`) measures the frames of the extractor's analysis grid
+   (:func:`~emo.data.video.on_grid`: a rate fixed on the video's time line). Every span
+   starts a new landmarker, so no state crosses spans.
 4. **Clips are cut** from the per-frame measures as soon as decoding passes their end
    and written by the runner at once. Measures no pending clip needs are dropped, so
    memory holds measures (never images) of the longest clip, however long the file.
@@ -40,7 +41,6 @@ import math
 import os
 import sys
 import tempfile
-import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack
@@ -51,7 +51,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
-from emo._native import native_logs_captured
+from emo._native import model_path
 from emo.data.clip import Clip
 from emo.errors import EmoError, MediaError
 from emo.features.base import FRAMES, Extractor, Outcome, Stream
@@ -59,8 +59,8 @@ from emo.features.base import FRAMES, Extractor, Outcome, Stream
 if TYPE_CHECKING:  # PyAV and OpenCV load when frames are decoded, not when extractors are made
     from emo.data.video import DecodedFrame, VideoReader
 
-__all__ = ["FRAMES", "FrameExtractor", "GraphTracker", "Tracker", "analyse", "landmark_values",
-           "run_graph", "started", "track"]
+__all__ = ["FRAMES", "FrameExtractor", "TaskTracker", "Tracker", "analyse", "task_options",
+           "track"]
 
 #: Raw per-frame outputs condensed into measures at once (condensing is vectorised).
 _CHUNK = 64
@@ -78,68 +78,89 @@ class Tracker(ABC):
         """The raw per-frame output for one RGB ``uint8`` image (same shape every frame)."""
 
 
-class GraphTracker(Tracker):
-    """A tracker around a MediaPipe solution graph that the process keeps (one per
-    setting: building one costs ~0.25 s), locked while a pass holds it.
+class TaskTracker(Tracker):
+    """A MediaPipe Tasks landmarker (``FaceLandmarker``, ``PoseLandmarker``) as a frame tracker.
 
-    Each image goes through the graph as ``solution.process(image)`` sends it (the same
-    packet, the same simulated 30 fps time stamps, so tracking and smoothing are the
-    same), but only the packet of one output stream is read (:func:`run_graph`), in
-    its serialised form, by :meth:`read`.
+    In VIDEO mode every span gets a new landmarker: a landmarker keeps tracking and
+    smoothing state that nothing in the Tasks API resets (not even a frame without a
+    face or body), and a new one costs about 20 ms (face) to 100 ms (pose) once the models
+    are in memory. Frames are sent with simulated time stamps 33 ms apart (the steps the
+    legacy solutions used whatever the analysis rate), so a span's results depend on its
+    frames only. In IMAGE mode (``static=True``, stills) the landmarker keeps no state and
+    is kept for the tracker's life.
 
     MediaPipe's C++ code writes warnings to file descriptor 2 whenever a model starts
     ("Feedback manager requires a model..."), which no setting silences. While held, the
-    tracker points fd 2 at a temporary file during each graph call (two ``dup2`` per
+    tracker points fd 2 at a temporary file during each native call (two ``dup2`` per
     frame) and drops what was written, unless the call raises: then it goes to stderr.
 
     Parameters
     ----------
-    graph
-        The solution (``FaceMesh``, ``Pose``...).
-    lock
-        Serialises the threads of one process that share the graph.
-    output
-        The output stream :meth:`read` gets, e.g. ``"multi_face_landmarks"``.
+    make
+        Makes a new landmarker (called inside the captured logs).
+    static
+        IMAGE mode: ``detect`` on each image, no state, no new landmarker per span.
     """
 
-    def __init__(self, graph: Any, lock: threading.Lock, output: str) -> None:
-        self.graph = graph
-        self.output = output
-        self._lock = lock
-        self._logs: IO[bytes] | None = None
-        self._fresh = False
+    #: Simulated time between two frames in milliseconds (as ``solution.process`` did).
+    STEP_MS = 33
 
-    def __enter__(self) -> GraphTracker:
-        self._lock.acquire()
+    def __init__(self, make: Callable[[], Any], *, static: bool = False) -> None:
+        self._make = make
+        self.static = static
+        self._landmarker: Any = None
+        self._clock = 0
+        self._logs: IO[bytes] | None = None
+
+    def __enter__(self) -> TaskTracker:
         self._logs = tempfile.TemporaryFile()
         return self
 
     def __exit__(self, *exc: object) -> None:
         assert self._logs is not None
-        self._logs.close()
-        self._lock.release()
+        try:
+            if not self.static:
+                self._close()
+        finally:
+            self._logs.close()
+            self._logs = None
 
     def reset(self) -> None:
-        """Start a new run of the graph (as a new graph, ~1 ms) before the next image."""
-        self._fresh = True
+        """The next frame starts a new landmarker (VIDEO mode; stills keep no state)."""
+        if not self.static:
+            self._close()
+
+    def close(self) -> None:
+        """Release the landmarker now (a still tracker otherwise keeps it)."""
+        with self:
+            self._close()
+
+    def _close(self) -> None:
+        if self._landmarker is not None:
+            landmarker, self._landmarker = self._landmarker, None
+            self._quiet(landmarker.close)
 
     def measure(self, image: np.ndarray) -> np.ndarray:
-        """Run the graph on one image; :meth:`read` its output packet."""
+        """Run the landmarker on one image; :meth:`read` its result."""
         image = np.ascontiguousarray(image)
-        return self.read(self._quiet(self._process, image), image)
+        return self.read(self._quiet(self._detect, image), image)
 
-    def _process(self, image: np.ndarray) -> Any:
-        if self._fresh:
-            # A run starts its calculators in the graph's threads, which log when they
-            # are ready; processing an image waits for that, inside the same capture.
-            self.graph.reset()
-            self._fresh = False
-        return run_graph(self.graph, image, self.output)
+    def _detect(self, image: np.ndarray) -> Any:
+        import mediapipe as mp
+
+        if self._landmarker is None:
+            self._landmarker = self._make()
+            self._clock = 0
+        frame = mp.Image(image_format=mp.ImageFormat.SRGB, data=image)
+        if self.static:
+            return self._landmarker.detect(frame)
+        self._clock += self.STEP_MS
+        return self._landmarker.detect_for_video(frame, self._clock)
 
     @abstractmethod
-    def read(self, packet: Any, image: np.ndarray) -> np.ndarray:
-        """The per-frame output from the output stream's packet for ``image`` (``None``:
-        the stream gave nothing, e.g. no face)."""
+    def read(self, result: Any, image: np.ndarray) -> np.ndarray:
+        """The per-frame output from the landmarker's result for ``image`` (NaN where
+        nothing was found)."""
 
     def _quiet(self, call: Callable[..., Any], *args: Any) -> Any:
         """``call(*args)`` with fd 2 sent to the log file (written back if it raises)."""
@@ -160,86 +181,26 @@ class GraphTracker(Tracker):
             os.close(saved)
 
 
-def run_graph(solution: Any, image: np.ndarray, output: str) -> Any:
-    """``solution.process(image)``, keeping only the packet of one output stream.
-
-    MediaPipe's ``SolutionBase.process`` makes a new named-tuple class and converts
-    every output stream to Python objects on each call (~0.6 ms a frame); this sends the
-    same packet with the same simulated time stamp (33.333 ms after the previous one)
-    and returns the raw packet of ``output``, or ``None`` when the stream gave nothing.
-    It uses ``SolutionBase`` attributes of the pinned mediapipe version (0.10.21).
-    """
-    solution._graph_outputs.clear()
-    solution._simulated_timestamp += 33333
-    ((stream, kind),) = solution._input_stream_type_info.items()
-    packet = solution._make_packet(kind, image).at(solution._simulated_timestamp)
-    solution._graph.add_packet_to_input_stream(stream=stream, packet=packet)
-    solution._graph.wait_until_idle()
-    found = solution._graph_outputs.get(output)
-    return None if found is None or found.is_empty() else found
-
-
-def landmark_values(raw: bytes, message: type, n_fields: int) -> np.ndarray:
-    """The first ``n_fields`` values (x, y, z, visibility, presence) of each landmark of
-    a serialised MediaPipe ``LandmarkList`` or ``NormalizedLandmarkList``.
-
-    When every landmark holds exactly those fields, the bytes are read with NumPy
-    (20x faster than protobuf objects): each landmark is then a tag, a length and,
-    per field, a tag and a little-endian float32. Any other layout (proto3 leaves out
-    a field that is exactly 0) is parsed by ``message`` (the list's protobuf class).
+def task_options(model: str, options: type, **settings: Any) -> Any:
+    """Options of a MediaPipe Tasks landmarker for a model shipped with emo.
 
     Parameters
     ----------
-    raw
-        The serialised list.
-    message
-        Its protobuf class, for other layouts.
-    n_fields
-        Fields read, in field-number order.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(n_landmarks, n_fields)`` float64.
+    model
+        A model of :data:`emo._native.MODELS` (checked against its SHA-256).
+    options
+        The options class, e.g. ``vision.FaceLandmarkerOptions``.
+    settings
+        Further options; ``running_mode`` given as ``"VIDEO"`` or ``"IMAGE"``.
     """
-    size = 2 + 5 * n_fields
-    if raw and len(raw) % size == 0:
-        records = np.frombuffer(raw, np.uint8).reshape(-1, size)
-        if (records[:, _tag_columns(n_fields)] == _tags(n_fields)).all():
-            data = np.ascontiguousarray(records[:, 2:]).reshape(-1, n_fields, 5)[:, :, 1:]
-            return np.ascontiguousarray(data).view("<f4")[..., 0].astype(float)
-    names = ("x", "y", "z", "visibility", "presence")[:n_fields]
-    return np.array([[getattr(p, k) for k in names] for p in message.FromString(raw).landmark],
-                    dtype=float).reshape(-1, n_fields)
+    from mediapipe.tasks.python import BaseOptions, vision
+
+    mode = getattr(vision.RunningMode, settings.pop("running_mode"))
+    return options(base_options=BaseOptions(model_asset_path=str(model_path(model))),
+                   running_mode=mode, **settings)
 
 
-def _tag_columns(n_fields: int) -> list[int]:
-    """Byte positions of the tags and the length in one serialised landmark."""
-    return [0, 1, *range(2, 2 + 5 * n_fields, 5)]
-
-
-def _tags(n_fields: int) -> np.ndarray:
-    """The bytes at :func:`_tag_columns`: list field 1 (length-delimited), the length,
-    then fields 1.. as fixed 32-bit values."""
-    return np.array([0x0A, 5 * n_fields, *((f << 3) | 5 for f in range(1, n_fields + 1))],
-                    dtype=np.uint8)
-
-
-def started(factory: Callable[..., Any], **settings: Any) -> Any:
-    """A new MediaPipe graph ``factory(**settings)``, run on one blank image, all inside
-    captured native logs.
-
-    Its calculators load their models in the graph's threads and log as they do; the
-    image waits for them, so nothing reaches the terminal later. Trackers reset the graph
-    before their first image, so the blank image leaves no trace.
-    """
-    with native_logs_captured():
-        graph = factory(**settings)
-        graph.process(np.zeros((64, 64, 3), np.uint8))
-    return graph
-
-
-def track(tracker: GraphTracker, frames: Iterable[tuple[float, np.ndarray]],
+def track(tracker: TaskTracker, frames: Iterable[tuple[float, np.ndarray]],
           ) -> tuple[np.ndarray, np.ndarray]:
     """Run a tracker over frames from a fresh state (one span).
 
@@ -290,10 +251,10 @@ class FrameExtractor(Extractor):
         """This process's tracker for these settings, held for one pass."""
 
     def warm(self) -> None:
-        """Load the video decoder and build this process's tracker graph, then run it on a
-        photograph of a person (``skimage.data.astronaut()``: a face, head and shoulders), so
-        that the graph's models have allocated their buffers before the first clip (the
-        graph starts afresh for every clip, so this changes no result)."""
+        """Load the video decoder and MediaPipe, and run a tracker on a photograph of a
+        person (``skimage.data.astronaut()``: a face, head and shoulders), so that the
+        process has loaded the native libraries and models before the first clip (every
+        span starts a new landmarker, so this changes no result)."""
         importlib.import_module("emo.data.video")  # PyAV and OpenCV
         from skimage import data
 
@@ -522,8 +483,7 @@ def analyse(requests: Sequence[tuple[FrameExtractor, Clip]]) -> Iterator[tuple[i
             extractors.setdefault(id(extractor), extractor)
             by_extractor.setdefault(id(extractor), []).append((index, clip))
         analyses = [_Analysis(extractors[k], clips, reader) for k, clips in by_extractor.items()]
-        # trackers in a fixed order, so that two threads sharing graphs cannot deadlock
-        for analysis in sorted(analyses, key=lambda a: type(a.extractor).__name__):
+        for analysis in analyses:
             analysis.tracker = stack.enter_context(analysis.extractor.tracker())
         segments = [(s.start, s.end) for a in analyses for s in a.spans]
         error: MediaError | None = None

@@ -87,6 +87,12 @@ class BundlePrediction:
     modalities: dict[str, pd.DataFrame]
 
 
+def _excerpt(exc: BaseException, limit: int = 80) -> str:
+    """The first ``limit`` characters of an exception's message, on one line."""
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 def _major(version: str) -> str:
     """Major component of a version string (``"1.4.2"`` -> ``"1"``)."""
     return version.split(".", 1)[0]
@@ -307,7 +313,14 @@ class Bundle:
         ------
         BundleError
             Naming the file and the problem: not a bundle, missing or altered model file
-            (checksum), another layout or emo major version.
+            (checksum), a model file that does not unpickle into a fusion model, another
+            layout or emo major version.
+
+        Notes
+        -----
+        The checksum guards against damage, not tampering: whoever can write the folder can
+        update ``bundle.json`` too, and unpickling ``model.joblib`` runs code. Load bundles
+        only from sources you trust (see ``docs/bundle.md``).
         """
         import joblib
 
@@ -321,8 +334,16 @@ class Bundle:
         if hashlib.sha256(data).hexdigest() != info.get("model_sha256"):
             raise BundleError("model file does not match bundle.json (checksum differs); "
                               "refit the model", path)
-        objects = joblib.load(io.BytesIO(data))
-        return cls(fusion=objects["fusion"], identifier=objects["identifier"],
+        try:
+            objects = joblib.load(io.BytesIO(data))
+        except Exception as exc:  # noqa: BLE001 - any failure to unpickle: an unusable model
+            raise BundleError(f"model file does not load ({type(exc).__name__}: "
+                              f"{_excerpt(exc)}); refit the model", path) from None
+        fusion = objects.get("fusion") if isinstance(objects, dict) else None
+        if not callable(getattr(fusion, "predict_proba_all", None)):
+            raise BundleError("model file does not hold a fitted fusion model; refit the model",
+                              path)
+        return cls(fusion=fusion, identifier=objects.get("identifier"),
                    extractors=info["extractors"], label_map=info["label_map"],
                    config=info["config"], scores=info["scores"],
                    provenance=info["provenance"])

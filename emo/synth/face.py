@@ -20,7 +20,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from emo._native import native_logs_captured
+from emo._native import model_path, native_logs_captured
 from emo.synth.plan import Take
 from emo.synth.timeline import envelope, smooth_noise
 
@@ -137,15 +137,15 @@ class FaceActor:
 
 @lru_cache(maxsize=1)
 def base_face() -> tuple[np.ndarray, np.ndarray]:
-    """The base photograph and its Face Mesh landmarks.
+    """The base photograph and its Face Landmarker landmarks.
 
     Returns
     -------
     image : numpy.ndarray
         ``skimage.data.astronaut()``, RGB uint8, 512 x 512.
     landmarks : numpy.ndarray
-        (478, 2) landmark positions in pixels (x, y), found once by MediaPipe Face Mesh
-        (static image mode, refined landmarks).
+        (478, 2) landmark positions in pixels (x, y), found once by the MediaPipe Face
+        Landmarker shipped with emo (IMAGE mode).
 
     Raises
     ------
@@ -153,17 +153,20 @@ def base_face() -> tuple[np.ndarray, np.ndarray]:
         If MediaPipe finds no face (it always does on this image).
     """
     import mediapipe as mp
+    from mediapipe.tasks.python import BaseOptions, vision
     from skimage import data
 
     image = np.ascontiguousarray(data.astronaut())
-    with native_logs_captured(), mp.solutions.face_mesh.FaceMesh(
-            static_image_mode=True, refine_landmarks=True) as mesh:
-        result = mesh.process(image)
-    if not result.multi_face_landmarks:
+    options = vision.FaceLandmarkerOptions(
+        base_options=BaseOptions(model_asset_path=str(model_path("face_landmarker.task"))),
+        running_mode=vision.RunningMode.IMAGE, num_faces=1)
+    with native_logs_captured(), vision.FaceLandmarker.create_from_options(options) as marker:
+        result = marker.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=image))
+    if not result.face_landmarks:
         raise RuntimeError("MediaPipe found no face in the base image")
-    points = result.multi_face_landmarks[0].landmark
     h, w = image.shape[:2]
-    landmarks = np.array([[p.x * w, p.y * h] for p in points], dtype=np.float64)
+    landmarks = np.array([[p.x * w, p.y * h] for p in result.face_landmarks[0]],
+                         dtype=np.float64)
     return image, landmarks
 
 

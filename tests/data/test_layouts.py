@@ -12,9 +12,6 @@ import pytest
 from emo.data.layouts import detect_layout, emodb, folders, load_clips, ravdess, tess
 from emo.errors import EmoError, LayoutError
 
-DATA = Path("/work/shared/data")
-needs_data = pytest.mark.skipif(not DATA.is_dir(), reason="real-data pack /work/shared/data absent")
-
 
 def _touch(root: Path, names: Iterable[str]) -> Path:
     """Create (tiny, content-free) files; layouts read names only."""
@@ -203,18 +200,17 @@ def test_layouts_do_not_claim_each_other(tmp_path):
 
 # --------------------------------------------------------------------------- real corpora
 
-@needs_data
-def test_real_ravdess_emodb_tess_ckplus():
-    rav = load_clips(DATA / "ravdess")
+def test_real_ravdess_emodb_tess_ckplus(shared_data):
+    rav = load_clips(shared_data / "ravdess")
     assert len(rav) == 831 and len({c.actor for c in rav}) == 16
     assert Counter(c.label for c in rav)["Ne"] == 64
-    emo_db = load_clips(DATA / "emodb")
+    emo_db = load_clips(shared_data / "emodb")
     assert len(emo_db) == 208 and {c.actor for c in emo_db} == {"03", "08", "09", "10", "11"}
     assert Counter(c.label for c in emo_db) == Counter(
         {"An": 60, "Ne": 43, "Ha": 34, "Sa": 30, "Fe": 29, "Di": 12})
-    toronto = _by_id(load_clips(DATA / "tess"))
+    toronto = _by_id(load_clips(shared_data / "tess"))
     assert len(toronto) == 25 and toronto["OA_bite_neutral"].actor == "OAF"
     assert toronto["YAF_neat_fear"].actor == "YAF"
-    ck = load_clips(DATA / "ckplus48", speaker_pattern=r"^(?P<speaker>S\d+)_")
-    assert detect_layout(DATA / "ckplus48") == "folders"
+    ck = load_clips(shared_data / "ckplus48", speaker_pattern=r"^(?P<speaker>S\d+)_")
+    assert detect_layout(shared_data / "ckplus48") == "folders"
     assert len(ck) == 981 - 54 and all(c.actor and c.video for c in ck)

@@ -88,6 +88,21 @@ def test_compare_gives_6373_features(tmp_path):
     assert all(k.startswith("audio__") for k in features)
 
 
+@pytest.mark.parametrize(("name", "smile_set"), [("egemaps", "eGeMAPSv02"),
+                                                 ("compare", "ComParE_2016")])
+def test_functionals_are_openSMILEs_row_named_and_in_order(tmp_path, name, smile_set):
+    """The extractor reads openSMILE's array directly: the same names, order and values as
+    the row of ``process_signal``'s DataFrame."""
+    from emo.data.audio import read_audio
+
+    clip = _clip(tmp_path, _voice(170.0, seed=4))
+    features = get_extractor("audio", name).extract(clip)
+    row = smile_frame(read_audio(clip.audio, sr=SR), SR, smile_set, "Functionals").iloc[0]
+    assert list(features) == [f"audio__{c}" for c in row.index]
+    assert np.array_equal(np.array(list(features.values())), row.to_numpy(float),
+                          equal_nan=True)
+
+
 def test_lld_summary_counts_voiced_frames_only(tmp_path):
     half_voiced = np.concatenate([_voice(200.0), np.zeros(SR, np.float32) + 1e-4 *
                                   np.random.default_rng(2).standard_normal(SR).astype(np.float32)])

@@ -3,8 +3,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
+import pytest
+
 from emo._io import atomic_write
-from emo.features.cache import LOCK_STRIPES, FeatureCache
+from emo.features.cache import LOCK_STRIPES, MISSING, UNCHECKED, DamagedEntryError, FeatureCache
 
 IDENT = {"extractor": "demo", "version": "1", "modality": "audio", "settings": {"sr": 16000}}
 
@@ -33,13 +36,94 @@ def test_put_get_and_metadata(tmp_path: Path) -> None:
     assert not [p for p in path.parent.iterdir() if p.suffix != ".parquet"]
 
 
-def test_corrupt_entry_reads_as_missing_and_verify_removes_it(tmp_path: Path) -> None:
+def test_corrupt_entry_is_reported_damaged_and_verify_removes_it(tmp_path: Path) -> None:
     cache = FeatureCache(tmp_path)
     key = cache.key(IDENT, ["h"], [])
     path = cache.put(key, IDENT, {"audio__a": 1.0})
     path.write_bytes(path.read_bytes()[:20])
-    assert cache.get(key, IDENT) is None
+    assert cache.check(key, IDENT) == "truncated or not a Parquet file"
+    with pytest.raises(DamagedEntryError, match=f"{path.name}: truncated"):
+        cache.get(key, IDENT)
     assert cache.verify() == [path] and not path.exists()
+    assert cache.check(key, IDENT) == MISSING and cache.get(key, IDENT) is None
+
+
+def _flipped(data: bytes, bit: int) -> bytes:
+    out = bytearray(data)
+    out[bit // 8] ^= 1 << (bit % 8)
+    return bytes(out)
+
+
+def _same(a: dict[str, float], b: dict[str, float]) -> bool:
+    """Equal names and bit-identical values (NaN and signed zeros included)."""
+    return list(a) == list(b) and np.array(list(a.values())).tobytes() == np.array(
+        list(b.values())).tobytes()
+
+
+def test_no_single_bit_flip_changes_a_value_silently(tmp_path: Path, shared_data: Path) -> None:
+    """A real eGeMAPS entry with each of its bits flipped in turn: the check without decoding
+    (what every emo extract runs) sees every flip, and reads give the values written or a
+    damaged entry, never other values."""
+    from emo.data.clip import Clip
+    from emo.features.base import get_extractor
+    from emo.features.cache import framing_problem
+
+    extractor = get_extractor("audio", "egemaps")
+    clip = Clip("c", audio=next((shared_data / "ravdess" / "audio").rglob("*.flac")))
+    features = extractor.extract(clip)
+    cache = FeatureCache(tmp_path)
+    ident = extractor.identity()
+    path = cache.put("k1", ident, features)
+    written = path.read_bytes()
+    assert framing_problem(written) is None and _same(cache.get("k1", ident), features)
+    missed = [bit for bit in range(8 * len(written))
+              if framing_problem(_flipped(written, bit)) is None]
+    assert missed == []
+    for bit in range(0, 8 * len(written), 7):  # through the files, as a user reads them
+        path.write_bytes(_flipped(written, bit))
+        assert not cache.has("k1", ident)
+        with pytest.raises(DamagedEntryError):
+            cache.get("k1", ident)
+
+
+def test_values_changed_behind_a_valid_file_checksum_are_refused(tmp_path: Path) -> None:
+    """The second line: page checksums and the digest of the decoded values."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from emo.features.cache import _file_digest_at, _hash_with_zeros
+
+    cache = FeatureCache(tmp_path)
+    path = cache.put("k1", IDENT, {"audio__a": 1.0, "audio__b": 2.0})
+    table = pq.read_table(path)  # keeps the metadata, with the digest of 1.0, 2.0
+    forged = table.set_column(1, "value", pa.array([1.0, 2.5]))
+    sink = pa.BufferOutputStream()
+    with pq.ParquetWriter(sink, forged.schema) as writer:
+        writer.write_table(forged)
+        writer.add_key_value_metadata({"emo.file_sha256": "0" * 64})
+    data = bytearray(sink.getvalue().to_pybytes())
+    at = _file_digest_at(data)
+    data[at:at + 64] = _hash_with_zeros(data, at)
+    path.write_bytes(bytes(data))
+    assert cache.has("k1", IDENT)  # the file checksum is right: only decoding can tell
+    with pytest.raises(DamagedEntryError, match="checksum of the values differs"):
+        cache.get("k1", IDENT)
+    assert cache.verify() == [path]
+
+
+def test_entries_without_checksums_count_as_unchecked(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    cache = FeatureCache(tmp_path)
+    path = cache.path("k1", IDENT)
+    path.parent.mkdir(parents=True)
+    table = pa.table({"feature": ["audio__a"], "value": [1.0]})
+    pq.write_table(table.replace_schema_metadata({"emo.key": "k1"}), path)  # as emo 0.1 did
+    assert cache.check("k1", IDENT) == UNCHECKED and not cache.has("k1", IDENT)
+    with pytest.raises(DamagedEntryError, match="without checksums"):
+        cache.get("k1", IDENT)
+    assert cache.verify() == [path]
 
 
 def test_content_hash_is_remembered_by_path_size_mtime(tmp_path: Path) -> None:

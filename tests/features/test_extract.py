@@ -165,18 +165,38 @@ def test_failure_of_identical_content_names_this_clips_file(tmp_path: Path) -> N
 
 
 def test_damaged_entry_is_recomputed_alone_and_a_vanished_one_is_not_hidden(
-        tmp_path: Path, clips: list[Clip]) -> None:
+        tmp_path: Path, clips: list[Clip], caplog: pytest.LogCaptureFixture) -> None:
     from emo.errors import CacheError
 
     cache = FeatureCache(tmp_path / "cache")
     first = run(clips, {"audio": NumbersExtractor()}, cache)
+    reference = collect(first.tasks, cache)["audio"]
     entry = cache.path(first.tasks[0].key, first.tasks[0].extractor.identity())
     entry.write_bytes(entry.read_bytes()[:30])  # as a crash of a non-atomic writer would
     again = run(clips, {"audio": NumbersExtractor()}, cache)
     assert (again.computed, again.cached) == (1, 2)
-    assert collect(again.tasks, cache)["audio"].equals(collect(first.tasks, cache)["audio"])
+    assert collect(again.tasks, cache)["audio"].equals(reference)
+    # one flipped bit anywhere: the next run names the clip and computes it again
+    whole = bytearray(entry.read_bytes())
+    whole[len(whole) // 3] ^= 0x10
+    entry.write_bytes(bytes(whole))
+    with caplog.at_level("WARNING"):
+        again = run(clips, {"audio": NumbersExtractor()}, cache)
+    assert (again.computed, again.cached) == (1, 2)
+    assert "clip 'c0' [audio]: cached features damaged" in caplog.text
+    # damaged or vanished after run(): collect names the clip and computes it again
+    caplog.clear()
     entry.unlink()
-    with pytest.raises(CacheError, match=f"{entry.name}: entry of clip 'c0'"):
+    forged = cache.path(first.tasks[1].key, first.tasks[1].extractor.identity())
+    forged.write_bytes(b"PAR1" + b"\0" * 64 + b"PAR1")
+    with caplog.at_level("WARNING"):
+        assert collect(again.tasks, cache)["audio"].equals(reference)
+    assert "clip 'c1' [audio]: cached features" in caplog.text
+    assert cache.has(first.tasks[0].key, first.tasks[0].extractor.identity())
+    # and when it cannot be computed again, the clip is named with the reason
+    entry.unlink()
+    clips[0].audio.unlink()
+    with pytest.raises(CacheError, match="clip 'c0' .*cannot be computed again: .*c0.txt"):
         collect(again.tasks, cache)
 
 

@@ -25,23 +25,22 @@ from emo.features.face.aus import (
     head_pose,
 )
 from emo.features.face.landmarks import (
+    BLENDSHAPES,
+    N_LANDMARKS,
     _largest_face,
     image_landmarks,
-    new_face_mesh,
+    new_face_landmarker,
     track_landmarks,
     upscale,
 )
-from emo.features.frames import landmark_values
 from emo.features.functionals import DEFAULT_STATS
 from tests.features._media import face_video
-
-CKPLUS = Path("/work/shared/data/ckplus48")
 
 
 @pytest.fixture(scope="module")
 def face() -> np.ndarray:
     """Real MediaPipe landmarks of the astronaut photograph (pixel units, 478 x 3)."""
-    return image_landmarks(astronaut())
+    return image_landmarks(astronaut())[0]
 
 
 def test_mediapipe_finds_the_astronaut(face: np.ndarray) -> None:
@@ -53,40 +52,26 @@ def test_mediapipe_finds_the_astronaut(face: np.ndarray) -> None:
     assert face[33, 0] < face[263, 0] and face[33, 1] < face[13, 1]
 
 
-def test_landmark_values_fast_and_slow_path() -> None:
-    from mediapipe.framework.formats import landmark_pb2
+def test_blendshapes_of_the_astronaut_are_scores_in_their_order() -> None:
+    import mediapipe as mp
 
-    face = landmark_pb2.NormalizedLandmarkList()
-    expected = np.array([(i / 10 + 0.05, 0.5 - i / 7, -i / 100 - 0.01) for i in range(6)])
-    for x, y, z in expected:
-        face.landmark.add(x=x, y=y, z=z)
-    kind = landmark_pb2.NormalizedLandmarkList
-    np.testing.assert_allclose(landmark_values(face.SerializeToString(), kind, 3), expected,
-                               rtol=1e-6)
-    face.landmark[2].visibility = 0.9  # another wire layout: parsed by protobuf
-    np.testing.assert_allclose(landmark_values(face.SerializeToString(), kind, 3), expected,
-                               rtol=1e-6)
-    face.landmark[3].x = 0.0  # proto3 leaves a zero field out: parsed by protobuf too
-    expected[3, 0] = 0.0
-    np.testing.assert_allclose(landmark_values(face.SerializeToString(), kind, 3), expected,
-                               rtol=1e-6)
-
-
-def test_landmark_values_reads_visibility_and_presence() -> None:
-    from mediapipe.framework.formats import landmark_pb2
-
-    pose = landmark_pb2.LandmarkList()
-    expected = np.array([(i + 0.5, -i - 0.5, 0.25 * i + 0.1, 0.9, 0.8) for i in range(4)])
-    for x, y, z, visibility, presence in expected:
-        pose.landmark.add(x=x, y=y, z=z, visibility=visibility, presence=presence)
-    got = landmark_values(pose.SerializeToString(), landmark_pb2.LandmarkList, 5)
-    assert got.shape == (4, 5)
-    np.testing.assert_allclose(got, expected, rtol=1e-6)
+    with new_face_landmarker(static=True) as marker:
+        result = marker.detect(mp.Image(image_format=mp.ImageFormat.SRGB,
+                                        data=np.ascontiguousarray(astronaut())))
+    names = tuple(c.category_name for c in result.face_blendshapes[0])
+    assert names == BLENDSHAPES
+    _, scores = image_landmarks(astronaut())
+    assert scores.shape == (52,) and ((scores >= 0) & (scores <= 1)).all()
+    # a calm face: mouth closed, eyes open
+    assert scores[BLENDSHAPES.index("jawOpen")] < 0.2
+    assert scores[BLENDSHAPES.index("eyeBlinkLeft")] < 0.5
+    _, none = image_landmarks(astronaut(), blendshapes=False)
+    assert np.isnan(none).all()
 
 
 def test_still_landmarks_do_not_depend_on_earlier_images(face: np.ndarray) -> None:
-    image_landmarks(astronaut()[:, ::-1])  # another face first, through the shared graph
-    np.testing.assert_array_equal(image_landmarks(astronaut()), face)
+    image_landmarks(astronaut()[:, ::-1])  # another face first, through the shared landmarker
+    np.testing.assert_array_equal(image_landmarks(astronaut())[0], face)
 
 
 def _aus(landmarks: np.ndarray) -> dict[str, float]:
@@ -217,7 +202,9 @@ def test_face_au_on_video(video: Path) -> None:
     extractor = get_extractor("face", fps=15)
     assert isinstance(extractor, FaceAUExtractor)
     features = extractor.extract(Clip("c1", actor="A", video=video))
-    assert len(features) == len(MEASURE_NAMES) * len(DEFAULT_STATS) + 1
+    names = extractor.measure_names()
+    assert len(names) == len(MEASURE_NAMES) + len(BLENDSHAPES) - 1  # all but _neutral
+    assert len(features) == len(names) * len(DEFAULT_STATS) + 1
     assert all(k.startswith("face__") for k in features)
     assert features["face__face_fraction"] == 1.0
     assert np.isfinite(list(features.values())).all()
@@ -225,7 +212,17 @@ def test_face_au_on_video(video: Path) -> None:
     assert abs(features["face__yaw_mean"]) < 15 and features["face__AU26_std"] < 0.05
     # Only shape, pose angles and the face fraction: no time, frame index or image position.
     measures = {k.removeprefix("face__").rsplit("_", 1)[0] for k in features}
-    assert measures == {*MEASURE_NAMES, "face"}
+    assert measures == {*names, "face"}
+    assert 0 <= features["face__bs_jawOpen_p90"] <= 1
+
+
+def test_blendshapes_setting_drops_their_features(video: Path) -> None:
+    clip = Clip("c1", video=video, end=0.5)
+    with_bs = FaceAUExtractor().extract(clip)
+    without = FaceAUExtractor(blendshapes=False).extract(clip)
+    assert FaceAUExtractor(blendshapes=False).identity() != FaceAUExtractor().identity()
+    assert {k for k in with_bs if "__bs_" in k} and not {k for k in without if "__bs_" in k}
+    assert without == {k: v for k, v in with_bs.items() if "__bs_" not in k}
 
 
 def test_face_au_segment_and_fresh_state(video: Path) -> None:
@@ -239,15 +236,19 @@ def test_face_au_segment_and_fresh_state(video: Path) -> None:
 
 
 def test_tracking_state_is_fresh_for_every_clip(video: Path) -> None:
+    import mediapipe as mp
+
     frames = list(iter_frames(video, fps=10))
-    with new_face_mesh(static=False) as mesh:  # a brand-new graph through its public API
-        results = [mesh.process(f).multi_face_landmarks or [] for _, f in frames]
-        expected = np.stack([_largest_face([face.SerializeToString() for face in faces],
-                                           f.shape[1], f.shape[0], 478)
-                             for faces, (_, f) in zip(results, frames, strict=True)])
-    track_landmarks(frames[::-1])  # another clip through the shared graph first
-    _, points = track_landmarks(frames)
+    with new_face_landmarker(static=False) as marker:  # a new landmarker, public API
+        expected = np.stack([
+            _largest_face(marker.detect_for_video(
+                mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(f)),
+                33 * (i + 1)), f.shape[1], f.shape[0])[:N_LANDMARKS * 3]
+            for i, (_, f) in enumerate(frames)]).reshape(len(frames), N_LANDMARKS, 3)
+    track_landmarks(frames[::-1])  # another clip first
+    _, points, scores = track_landmarks(frames)
     np.testing.assert_array_equal(points, expected)
+    assert scores.shape == (len(frames), len(BLENDSHAPES)) and np.isfinite(scores).all()
 
 
 def test_faceless_frames_are_counted(tmp_path: Path) -> None:
@@ -282,9 +283,8 @@ def test_small_grey_still_is_upscaled(tmp_path: Path) -> None:
     assert features["face__AU12_std"] == 0.0
 
 
-@pytest.mark.skipif(not CKPLUS.is_dir(), reason="real-data pack not available")
-def test_ckplus48_faces_are_found() -> None:
-    paths = sorted((CKPLUS / "happy").glob("*.png"))[::30][:6]
+def test_ckplus48_faces_are_found(shared_data: Path) -> None:
+    paths = sorted((shared_data / "ckplus48" / "happy").glob("*.png"))[::30][:6]
     found = [FaceAUExtractor().extract(Clip(p.stem, video=p))["face__face_fraction"]
              for p in paths]
     assert sum(found) >= 5

@@ -132,7 +132,7 @@ def test_an_unreadable_video_fails_every_clip(tmp_path: Path) -> None:
 
 
 def test_face_au_takes_in_one_pass_equal_takes_alone(tmp_path: Path) -> None:
-    """The real Face Mesh tracker: its state is reset at every take."""
+    """The real Face Landmarker tracker: every take starts a new one."""
     from emo.features.face import FaceAUExtractor
 
     path = face_video(tmp_path / "drift.mp4", 40)
@@ -143,18 +143,13 @@ def test_face_au_takes_in_one_pass_equal_takes_alone(tmp_path: Path) -> None:
     assert together == {c.id: extractor.extract(c) for c in takes}
 
 
-def test_warm_builds_the_graphs_the_first_clip_would_build() -> None:
+def test_warm_loads_the_models_the_first_clip_would_load() -> None:
+    from emo._native import model_path
     from emo.features.base import get_extractor
-    from emo.features.body.pose import _shared_pose
-    from emo.features.face.landmarks import _shared_mesh
 
-    before = _shared_pose.cache_info()
-    get_extractor("body", source="kinect").warm()  # Kinect joints need no graph
-    assert _shared_pose.cache_info() == before
+    model_path.cache_clear()
+    get_extractor("body", source="kinect").warm()  # Kinect joints need no model
+    assert model_path.cache_info().currsize == 0
     get_extractor("body", source="auto").warm()
     get_extractor("face").warm()
-    assert _shared_pose.cache_info().currsize == 1
-    meshes = _shared_mesh.cache_info()
-    assert meshes.currsize >= 1
-    get_extractor("face").warm()  # the process keeps the graph: nothing new is built
-    assert _shared_mesh.cache_info().misses == meshes.misses
+    assert model_path.cache_info().currsize == 2  # face and pose, checked once each

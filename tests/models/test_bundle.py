@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 import shutil
 from pathlib import Path
 
@@ -126,3 +127,23 @@ def test_predict_gives_groups_fused_and_modalities_in_one_pass(saved, synthetic)
     assert hidden.str.startswith("?").all() and hidden.nunique() == 1  # no identifier
     alone = bundle.predict(X, known_actors=actors)
     assert (alone.groups == actors).all()
+
+
+@pytest.mark.parametrize("content", [
+    b"garbage",
+    b"\x80\x04\x95" + b"\xff" * 40,  # a truncated pickle frame
+    pickle.dumps({"x": 1}),  # a pickle of the wrong object
+    pickle.dumps(["fusion"]),
+])
+def test_garbage_with_a_matching_checksum_is_a_model_error(saved, tmp_path: Path,
+                                                          content: bytes) -> None:
+    import hashlib
+
+    copy = _copy(saved[0], tmp_path)
+    (copy / "model.joblib").write_bytes(content)
+    info = json.loads((copy / "bundle.json").read_text())
+    info["model_sha256"] = hashlib.sha256(content).hexdigest()
+    (copy / "bundle.json").write_text(json.dumps(info))
+    with pytest.raises(BundleError, match="model file does not (load|hold a fitted)") as err:
+        Bundle.load(copy)
+    assert "model.joblib" in str(err.value) and len(str(err.value)) < 400

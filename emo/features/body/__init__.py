@@ -56,8 +56,8 @@ class Kinematics(FrameExtractor):
         Savitzky-Golay smoothing window in seconds.
     pose_fps
         Analysis rate of video pose (frames per second on the video's time line); 0 (or
-        ``None``) analyses every frame. MediaPipe Pose costs ~20 ms a frame on one core
-        (the lighter models are not shipped with mediapipe). At 10 fps the body features
+        ``None``) analyses every frame. The Pose Landmarker costs ~10-20 ms a frame on one
+        core (emo ships the legacy "full" model only). At 10 fps the body features
         of the synthetic set's Kinect joints, analysed at that rate, correlate with
         every-frame ones at r 0.98 (median) and their UAR stays within the noise
         (``benchmarks/extract_speed.py``); at 5 fps both drop.
@@ -70,11 +70,13 @@ class Kinematics(FrameExtractor):
     jerk ``rise`` and ``fall`` change by a few per cent, because version 2 counted the
     rounding noise between the constant jerk of the window fitted at either end and the
     first filtered frame as slopes. Video frames also become RGB through OpenCV's colour
-    conversion instead of FFmpeg's (:class:`emo.data.video.DecodedFrame`).
+    conversion instead of FFmpeg's (:class:`emo.data.video.DecodedFrame`). Version 4:
+    video pose from the MediaPipe Tasks Pose Landmarker (the same legacy "full" model,
+    a new landmarker for every span) instead of the legacy Pose solution.
     """
 
     name: ClassVar[str] = "kinematics"
-    version: ClassVar[str] = "3"
+    version: ClassVar[str] = "4"
     modality: ClassVar[str] = "body"
     setting_names: ClassVar[tuple[str, ...]] = ("source", "rate", "smoothing", "pose_fps")
     #: Frames are downscaled so that their longer side is at most this (Pose works at 256).
@@ -135,12 +137,12 @@ class Kinematics(FrameExtractor):
         return self.pose_fps or None
 
     def warm(self) -> None:
-        """Build the Pose graph unless joints only ever come from Kinect files."""
+        """Load the Pose Landmarker unless joints only ever come from Kinect files."""
         if self.source != "kinect":
             super().warm()
 
     def tracker(self) -> AbstractContextManager[Tracker]:
-        """This process's MediaPipe Pose graph."""
+        """A Pose Landmarker tracker in VIDEO mode."""
         from emo.features.body.pose import PoseTracker
 
         return PoseTracker()

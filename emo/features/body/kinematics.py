@@ -266,7 +266,8 @@ def savgol_weights(window: int) -> np.ndarray:
     Examples
     --------
     >>> w = savgol_weights(5)
-    >>> [round(float(w[0, p] @ (np.arange(5.0) ** 3)), 6) for p in range(5)]
+    >>> slope = w[0] @ np.arange(5.0) ** 3  # of t**3 at t = 0..4: 3 t**2
+    >>> (slope.round(6) + 0.0).tolist()  # + 0.0: a -1e-14 rounds to 0.0, not -0.0
     [0.0, 3.0, 12.0, 27.0, 48.0]
     """
     positions = np.arange(window, dtype=float)

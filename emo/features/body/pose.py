@@ -1,7 +1,8 @@
 """MediaPipe pose from video, mapped onto the common joints in the Kinect convention.
 
-MediaPipe Pose (bundled model, ``model_complexity=1``, tracking mode, reset at the start of
-every clip or span of overlapping windows, see :mod:`emo.features.frames`) gives 33 *world*
+The MediaPipe Pose Landmarker (the legacy Pose "full" model shipped with emo, VIDEO mode, a
+new landmarker for every clip or span of overlapping windows, see :mod:`emo.features.frames`)
+gives 33 *world*
 landmarks per frame: metres, origin at the hip centre, axes as in the image,
 x toward the image's right, y down, z away from the camera (depth grows away from the
 viewer). With an un-mirrored camera facing the person, the image's right is the person's
@@ -22,8 +23,6 @@ centre of the index and little finger knuckles. Limb landmarks with visibility b
 
 from __future__ import annotations
 
-import threading
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,7 @@ import numpy as np
 
 from emo.errors import FeatureError
 from emo.features.body.kinematics import COMMON_JOINTS, fill_gaps, resample
-from emo.features.frames import GraphTracker, landmark_values, started, track
+from emo.features.frames import TaskTracker, task_options, track
 
 #: MediaPipe pose landmark indices averaged for each common joint.
 MEDIAPIPE_TO_COMMON: dict[str, tuple[int, ...]] = {
@@ -47,9 +46,9 @@ N_LANDMARKS = 33
 MIN_VISIBILITY = 0.3
 #: Frames are downscaled so that their longer side is at most this (MediaPipe works at 256).
 MAX_SIDE = 640
-#: MediaPipe Pose model: 1 ("full"), the only one the mediapipe wheel ships (0, "lite",
-#: and 2, "heavy", are downloaded on first use, which emo never does).
-MODEL_COMPLEXITY = 1
+#: The Pose Landmarker model shipped with emo: the legacy "full" model
+#: (``model_complexity=1``) bundled by ``tools/build_pose_bundle.py`` (docs/models.md).
+MODEL = "pose_landmarker_full.task"
 #: MediaPipe world axes -> Kinect camera axes.
 AXES = np.array([-1.0, -1.0, 1.0])
 
@@ -91,31 +90,29 @@ def mediapipe_to_common(world: np.ndarray, min_visibility: float = MIN_VISIBILIT
     return np.stack(joints, axis=1) * AXES
 
 
-class PoseTracker(GraphTracker):
-    """This process's MediaPipe Pose graph (tracking mode), as a frame tracker."""
+def new_pose_landmarker() -> Any:
+    """A new MediaPipe Pose Landmarker in VIDEO mode on the shipped model (close it after
+    use)."""
+    from mediapipe.tasks.python import vision  # heavy: only when poses are analysed
+
+    options = task_options(MODEL, vision.PoseLandmarkerOptions, running_mode="VIDEO",
+                           num_poses=1, min_pose_detection_confidence=0.5,
+                           min_pose_presence_confidence=0.5, min_tracking_confidence=0.5)
+    return vision.PoseLandmarker.create_from_options(options)
+
+
+class PoseTracker(TaskTracker):
+    """A Pose Landmarker as a frame tracker: a new one in VIDEO mode for every span."""
 
     def __init__(self) -> None:
-        super().__init__(*_shared_pose(), "pose_world_landmarks")
+        super().__init__(new_pose_landmarker)
 
-    def read(self, packet: Any, image: np.ndarray) -> np.ndarray:
+    def read(self, result: Any, image: np.ndarray) -> np.ndarray:
         """World landmarks and visibility (33, 4) of the person in one image (NaN: none)."""
-        if packet is None:
+        if not result.pose_world_landmarks:
             return np.full((N_LANDMARKS, 4), np.nan)
-        from mediapipe.framework.formats.landmark_pb2 import LandmarkList
-        from mediapipe.python._framework_bindings import _packet_getter
-
-        raw = _packet_getter._get_serialized_proto(packet)
-        # x, y, z, visibility and presence are written: read all five, keep four
-        return landmark_values(raw, LandmarkList, 5)[:, :4]
-
-
-@lru_cache(maxsize=1)
-def _shared_pose() -> tuple[Any, threading.Lock]:
-    """This process's Pose graph, with the lock that serialises its use."""
-    from mediapipe.python.solutions.pose import Pose
-
-    return started(Pose, static_image_mode=False, model_complexity=MODEL_COMPLEXITY), \
-        threading.Lock()
+        return np.array([(p.x, p.y, p.z, p.visibility) for p in result.pose_world_landmarks[0]],
+                        dtype=float)
 
 
 def joints_at_rate(times: np.ndarray, joints: np.ndarray, rate: float, *,
@@ -161,7 +158,7 @@ def video_joints(
     fps: float | None = None,
     max_gap: float = 0.5,
 ) -> np.ndarray:
-    """Common joints of the person in a video segment, at a fixed rate: MediaPipe Pose on
+    """Common joints of the person in a video segment, at a fixed rate: the Pose Landmarker on
     the frames of the analysis grid, then :func:`joints_at_rate`.
 
     Parameters

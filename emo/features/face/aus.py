@@ -182,7 +182,7 @@ def head_pose(rotation: np.ndarray) -> np.ndarray:
     --------
     >>> a = np.radians(30)
     >>> yawed = np.array([[np.cos(a), 0, -np.sin(a)], [0, 1, 0], [np.sin(a), 0, np.cos(a)]])
-    >>> head_pose(yawed[None]).round(6).tolist()
+    >>> (head_pose(yawed[None]).round(6) + 0.0).tolist()  # + 0.0: no signed zeros
     [[30.0, 0.0, 0.0]]
     """
     ex, ez = rotation[:, 0], rotation[:, 2]
@@ -378,7 +378,7 @@ def clip_functionals(times: np.ndarray, measures: np.ndarray, names: tuple[str, 
     >>> out = clip_functionals(np.arange(3) / 10, np.array([[0.0], [1.0], [9.0]]), ["x"],
     ...                        np.array([True, True, False]))
     >>> out["x_mean"], out["x_rise"], out["face_fraction"]
-    (0.5, 10.0, 0.6666666666666666)
+    (0.5, 10.0, 0.667)
     """
     values = np.where(valid[:, None], measures, np.nan)
     steps = np.diff(times)
