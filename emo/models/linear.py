@@ -120,9 +120,9 @@ class LinearClassifier(EnsembleClassifier):
     features are normalised within each actor (label-free normal scores of ranks), missing
     values set to the actor's typical value and scaled; ``C`` is the one of ``Cs`` with the
     best UAR over inner actor-grouped folds (``min(n_splits, n_actors)`` folds; ties go to the
-    smaller ``C``), and the model is refitted on every clip with it. With more columns than
-    clips the fits run in the span of the training clips (same model, see the module
-    docstring).
+    smaller ``C``; with a single actor, the middle ``C``), and the model is refitted on every
+    clip with it. With more columns than clips the fits run in the span of the training clips
+    (same model, see the module docstring).
 
     Parameters
     ----------
@@ -237,18 +237,27 @@ class LinearClassifier(EnsembleClassifier):
         with threadpool_limits(1):
             features, codes, actors, gram = self._prepare(X, y, groups)
             self.inner_uar_ = {}
-            if len(self.Cs) > 1:
-                folds = _inner_folds(codes, actors, self.n_splits, self.random_state)
+            folds = (_inner_folds(codes, actors, self.n_splits, self.random_state)
+                     if len(self.Cs) > 1 else [])
+            if folds:
                 for C, proba in self.inner_proba(features, codes, actors, gram, folds).items():
                     self.inner_uar_[C] = uar(codes, proba.argmax(axis=1))
-            best = max(self.inner_uar_, key=self.inner_uar_.get) if self.inner_uar_ else None
-            self._fit_final(features, codes, gram, best if best is not None else self.Cs[0])
+            best = (max(self.inner_uar_, key=self.inner_uar_.get) if self.inner_uar_
+                    else _middle(self.Cs))
+            self._fit_final(features, codes, gram, best)
         return self
+
+
+def _middle(values: Sequence[float]) -> float:
+    """The middle value (the choice when there are no inner folds)."""
+    return sorted(values)[len(values) // 2]
 
 
 def _inner_folds(codes: np.ndarray, actors: np.ndarray, n_splits: int, seed: int
                  ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Actor-grouped inner folds of a training set (positions)."""
+    """Actor-grouped inner folds of a training set (positions); none with a single actor."""
+    if len(np.unique(actors)) < 2:
+        return []
     index = pd.RangeIndex(len(codes))
     return actor_folds(pd.Series(codes, index=index), pd.Series(actors, index=index),
                        n_splits=max(2, min(n_splits, len(np.unique(actors)))),
@@ -262,7 +271,8 @@ class BlendClassifier(GroupedClassifierMixin, BaseEstimator):
     ``egemaps+compare`` audio set) go to ``linear``, the others to ``ensemble``. The weight
     of the linear model (one of ``weights``) and its ``C`` are chosen together: the pair with
     the best UAR of the blended out-of-fold probabilities over inner actor-grouped folds
-    (ties go to the smaller weight and ``C``). Without columns of one kind the other model
+    (ties go to the smaller weight and ``C``; with a single actor the middle ones). Without
+    columns of one kind the other model
     is used alone, with no inner folds (face and body tables: the ensemble).
 
     Parameters
@@ -359,6 +369,10 @@ class BlendClassifier(GroupedClassifierMixin, BaseEstimator):
         folds = _inner_folds(codes, actors, self.n_splits, self.random_state)
         with threadpool_limits(1):
             features, _, _, gram = linear._prepare(values[:, mask], codes, actors)
+            if not folds:  # a single actor: nothing to choose on
+                linear._fit_final(features, codes, gram, _middle(linear.Cs))
+                linear.inner_uar_ = {}
+                return float(_middle(self.weights))
             by_c = linear.inner_proba(features, codes, actors, gram, folds)
         by_e = np.zeros_like(next(iter(by_c.values())))
         for train, test in folds:

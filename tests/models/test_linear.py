@@ -94,3 +94,12 @@ def test_the_settings_choose_the_model_and_refuse_bad_parameters():
     assert isinstance(linear, LinearClassifier) and not linear.balance_actors
     with pytest.raises(ValueError, match="nope"):
         make_fusion(FitConfig(model={"nope": 1}))
+
+
+def test_a_single_actor_takes_the_middle_choices():
+    X, y, groups = _data(n_actors=1, egemaps=1.5, compare=1.5)
+    blend = BlendClassifier().fit(X, y, groups=groups)
+    linear = LinearClassifier().fit(X, y, groups=groups)
+    assert blend.weight_ == 0.5 and blend.estimators_[1][1].C_ == 0.03
+    assert linear.C_ == 0.03 and not linear.inner_uar_
+    assert blend.score(X, y, groups=groups) > 0.8
