@@ -81,9 +81,12 @@ def make_fusion(config: TrainConfig, n_jobs: int = 1) -> StackingFusion:
     common = {"actor_norm": config.actor_norm, "random_state": config.seed}
     grouped = {**common, "balance_actors": config.balance_actors}
     base: BaseEstimator
-    if config.estimator == "blend":
-        base = BlendClassifier(EnsembleClassifier(**grouped), LinearClassifier(**grouped),
-                               random_state=config.seed).set_params(**config.model)
+    if config.estimator == "blend":  # its own parameters (ensemble__C...); the rest: ensemble's
+        own = {k: v for k, v in config.model.items()
+               if k in BlendClassifier._get_param_names() or "__" in k}
+        rest = {k: v for k, v in config.model.items() if k not in own}
+        base = BlendClassifier(EnsembleClassifier(**grouped, **rest), LinearClassifier(**grouped),
+                               random_state=config.seed).set_params(**own)
     elif config.estimator == "linear":
         base = LinearClassifier(**grouped, **config.model)
     elif config.estimator == "ensemble":

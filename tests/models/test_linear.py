@@ -92,7 +92,8 @@ def test_the_settings_choose_the_model_and_refuse_bad_parameters():
     assert blend.ensemble.balance_actors and blend.weights == [0.5]
     linear = make_fusion(FitConfig(estimator="linear", balance_actors=False)).base
     assert isinstance(linear, LinearClassifier) and not linear.balance_actors
-    with pytest.raises(ValueError, match="nope"):
+    assert make_fusion(FitConfig(model={"n_estimators": 7})).base.ensemble.n_estimators == 7
+    with pytest.raises(TypeError, match="nope"):
         make_fusion(FitConfig(model={"nope": 1}))
 
 
