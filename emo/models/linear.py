@@ -17,6 +17,7 @@ audio set), with the weight and ``C`` chosen together in inner actor-grouped fol
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -259,9 +260,11 @@ def _inner_folds(codes: np.ndarray, actors: np.ndarray, n_splits: int, seed: int
     if len(np.unique(actors)) < 2:
         return []
     index = pd.RangeIndex(len(codes))
-    return actor_folds(pd.Series(codes, index=index), pd.Series(actors, index=index),
-                       n_splits=max(2, min(n_splits, len(np.unique(actors)))),
-                       random_state=seed)
+    with warnings.catch_warnings():  # few actors: the outer cross-validation warns already
+        warnings.simplefilter("ignore", UserWarning)
+        return actor_folds(pd.Series(codes, index=index), pd.Series(actors, index=index),
+                           n_splits=max(2, min(n_splits, len(np.unique(actors)))),
+                           random_state=seed)
 
 
 class BlendClassifier(GroupedClassifierMixin, BaseEstimator):
