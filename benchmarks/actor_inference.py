@@ -1,6 +1,6 @@
 """Actor inference on unseen RAVDESS actors: pseudo-actor counts, ARI, fused UAR known vs hidden.
 
-Data (read-only pack, never copied): RAVDESS audio (eGeMAPS of the FLAC files) + imported
+Data (read-only pack, never copied): RAVDESS audio (eGeMAPS + ComParE of the FLAC files) + imported
 OpenFace AUs, 7 classes, as in ``fusion_accuracy.py``. Flow: :func:`emo.api.fit` with the
 default settings (its bundle holds the fitted :class:`emo.models.ActorIdentifier`), then
 :func:`emo.api.predict` of the test actors once with their actors known and once with the actor
@@ -13,14 +13,15 @@ Protocol (see ``benchmarks/_common.py``): development actors 01-12, untouched 13
   01-08 / 09-12, then ``--splits - 1`` seeded random splits);
 - ``--simulate``: the leave-actors-out simulation that ``emo fit`` reports
   (:func:`emo.models.simulate_inference`, groups of 1, 2 and 4 actors, fold models of an
-  actor-grouped 4-fold CV) on the 12 development actors;
+  actor-grouped 4-fold CV of the default fusion) on the 12 development actors, once per seed
+  of the actor folds (``--seeds``), with the identifier's defaults and ``--emotion-weight``s;
 - ``--untouched``: ``emo fit`` on 01-12, groups from 13-16; look at it once, at the end.
 
 Target (issue "Unseen actors"): fused UAR with the actors hidden within 2 points of actors
 known, pooled over the groups, and no group more than 5 points below its known score.
 
-Run: ``.venv/bin/python benchmarks/actor_inference.py --cache ../cache-real [--simulate]
-[--untouched]``
+Run: ``.venv/bin/python benchmarks/actor_inference.py --cache ../cache-real [--simulate
+[--seeds 4] [--emotion-weight 0 1]] [--untouched]``
 """
 
 from __future__ import annotations
@@ -40,8 +41,10 @@ from fusion_accuracy import tasks
 
 from emo import api
 from emo.data.clip import Clip
-from emo.models import ActorIdentifier, StackingFusion, actor_folds, simulate_inference, uar
+from emo.models import ActorIdentifier, actor_folds, simulate_inference, uar
 from emo.models.identity import _ari
+from emo.models.train import make_fusion
+from emo.settings import FitConfig
 
 SIZES = (1, 2, 4)
 
@@ -102,26 +105,33 @@ def report(title: str, runs: pd.DataFrame) -> None:
               f"{row['known']:.1%} -> {row['hidden']:.1%}")
 
 
-def simulate(dev: list[Clip], cache: Path, n_jobs: int) -> None:
-    """:func:`simulate_inference` on the development actors with out-of-fold fused models."""
+def simulate(dev: list[Clip], cache: Path, n_jobs: int, seeds: int,
+             weights: Sequence[float]) -> None:
+    """:func:`simulate_inference` on the development actors with out-of-fold fused models of
+    the default settings, per identifier emotion weight and seed of the actor folds."""
     table = api.feature_table(dev, modalities=["audio", "face"], cache=cache)
     X = table.drop(columns=["actor", "label"]).astype(float)
     y, groups = table["label"].astype(str), table["actor"].astype(str)
     start = time.perf_counter()
     fold_models = []
     for train, test in actor_folds(y, groups, n_splits=4):
-        model = StackingFusion(n_jobs=n_jobs).fit(X.iloc[train], y.iloc[train],
-                                                  groups=groups.iloc[train])
+        model = make_fusion(FitConfig(), n_jobs).fit(X.iloc[train], y.iloc[train],
+                                                     groups=groups.iloc[train])
         fold_models.append((X.index[test], model))
-    cv_seconds = time.perf_counter() - start
-    start = time.perf_counter()
-    result = simulate_inference(ActorIdentifier(), X, groups, y=y, fold_models=fold_models,
-                                sizes=SIZES)
-    print(f"\nsimulate_inference on the {result['n_actors']} development actors "
-          f"(folds of {result['fold_size']}; {time.perf_counter() - start:.1f} s, fold models "
-          f"{cv_seconds:.0f} s):")
-    for size, summary in result["sizes"].items():
-        print(f"  {size} actor(s): " + ", ".join(f"{k} {v:.3f}" for k, v in summary.items()))
+    print(f"\nsimulate_inference on the {groups.nunique()} development actors (fold models "
+          f"{time.perf_counter() - start:.0f} s)")
+    for weight in weights:
+        rows = []
+        for seed in range(seeds):
+            result = simulate_inference(ActorIdentifier(emotion_weight=weight), X, groups, y=y,
+                                        fold_models=fold_models, sizes=SIZES,
+                                        random_state=seed)
+            rows += [{"size": int(size), "seed": seed, **summary}
+                     for size, summary in result["sizes"].items()]
+        table = pd.DataFrame(rows).drop(columns="seed").groupby("size").mean()
+        print(f"emotion_weight {weight:g}, mean over {seeds} seed(s) (folds of "
+              f"{result['fold_size']}):")
+        print(table.to_string(float_format=lambda v: f"{v:.3f}"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -131,6 +141,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-j", "--jobs", type=int, default=1)
     parser.add_argument("--splits", type=int, default=3, help="development splits (8 / 4; 0: none)")
     parser.add_argument("--simulate", action="store_true", help="simulate_inference on 01-12")
+    parser.add_argument("--seeds", type=int, default=1, help="simulation seeds (actor folds)")
+    parser.add_argument("--emotion-weight", type=float, nargs="+",
+                        default=[ActorIdentifier().emotion_weight],
+                        help="identifier emotion weights simulated")
     parser.add_argument("--untouched", action="store_true", help="score actors 13-16 (once)")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", category=UserWarning)
@@ -149,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         report("development actors (fit on 8, groups of the other 4), pooled over splits",
                pd.concat(runs, ignore_index=True))
     if args.simulate:
-        simulate(dev, args.cache, args.jobs)
+        simulate(dev, args.cache, args.jobs, args.seeds, args.emotion_weight)
     if args.untouched:
         test = [c for c in clips if c.actor in UNTOUCHED["ravdess"]]
         report("UNTOUCHED actors 13-16 (fit on 01-12)", evaluate(dev, test, args.cache, args.jobs))

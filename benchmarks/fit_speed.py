@@ -1,14 +1,14 @@
 """Time of `emo fit` with its defaults on 1,000 synthetic clips of 3 modalities (<= 90 s).
 
 The flow a user runs, through :mod:`emo.api` only: three clip-level feature tables (random
-but class-dependent features of 16 actors: audio 88 / face 35 / body 299 columns like
-eGeMAPS, OpenFace AUs and the kinematics table, 5 % missing values, each modality missing
-for 10 % of the clips) are imported (``emo import``, not timed), then :func:`emo.api.fit`
-(``emo fit AUDIO.csv FACE.csv BODY.csv``) is timed as a whole: reading the cached tables,
-the nested actor-grouped cross-validation (5 outer folds; in each, the stacking fusion's 5
-inner folds and one final fit per modality), the final fit on every clip, the actor
-identifier's calibration and its simulated inference, the bundle and the report. Its own
-timings (``metrics.json``) show where the time goes.
+but class-dependent features of 16 actors: audio 88 + 6,373 / face 35 / body 299 columns
+like the default audio set eGeMAPS + ComParE, OpenFace AUs and the kinematics table, 5 %
+missing values, each modality missing for 10 % of the clips) are imported (``emo import``,
+not timed), then :func:`emo.api.fit` (``emo fit AUDIO.csv FACE.csv BODY.csv``) is timed as a
+whole: reading the cached tables, the nested actor-grouped cross-validation (5 outer folds;
+in each, the stacking fusion's 5 inner folds and one final fit per modality), the final fit
+on every clip, the actor identifier's calibration and its simulated inference, the bundle
+and the report. Its own timings (``metrics.json``) show where the time goes.
 
 Run: ``.venv/bin/python benchmarks/fit_speed.py [--jobs N]`` (``--jobs 1`` also prints the CPU
 time, a load-independent measure on a busy machine).
@@ -29,6 +29,8 @@ from emo import api
 
 CLASSES = ["An", "Di", "Fe", "Ha", "Ne", "Sa", "Su"]
 WIDTHS = {"audio": 88, "face": 35, "body": 299}
+#: ComParE columns of the default audio set (``audio__compare__<name>``, beside eGeMAPS).
+COMPARE_WIDTH = 6373
 TARGET_SECONDS = 90.0
 
 
@@ -53,6 +55,12 @@ def synthetic(n_clips: int = 1000, n_actors: int = 16, seed: int = 0
         values[lacking] = np.nan
         blocks.append(pd.DataFrame(values, index=ids,
                                    columns=[f"{name}__f{j:03d}" for j in range(width)]))
+        if name == "audio":  # ComParE: noisier copies of the same cues, many correlated
+            mix = rng.normal(size=(width, COMPARE_WIDTH)) / np.sqrt(width)
+            compare = np.nan_to_num(values) @ mix + rng.normal(size=(n_clips, COMPARE_WIDTH))
+            compare[lacking] = np.nan
+            blocks.append(pd.DataFrame(compare, index=ids, columns=[
+                f"audio__compare__f{j:04d}" for j in range(COMPARE_WIDTH)]))
     return pd.concat(blocks, axis=1), y, groups
 
 
@@ -76,7 +84,8 @@ def main() -> None:
         total, cpu = time.perf_counter() - start, time.process_time() - cpu
     timings = result.metrics["timings"]
     print(f"clips {len(y)}, actors {groups.nunique()}, modalities "
-          f"{', '.join(f'{m} {w}' for m, w in WIDTHS.items())}, jobs {args.jobs}, "
+          f"{', '.join(f'{m} {w}' for m, w in WIDTHS.items())} + compare {COMPARE_WIDTH}, "
+          f"jobs {args.jobs}, "
           f"cpus {os.cpu_count()}, load average {os.getloadavg()[0]:.1f} (wall times assume an "
           "idle machine)")
     print("UAR (nested CV) " + "  ".join(f"{k} {v:.1%}" for k, v in result.cv.uar.items()))

@@ -87,7 +87,7 @@ HELP = {
     "--modality":
         f"Comma-separated modalities: {','.join(api.MODALITIES)} (default: all the data has).",
     "--audio-features":
-        "Audio extractor: egemaps (default), compare, egemaps_lld.",
+        "Audio extractor: egemaps+compare (default: both sets), egemaps, compare, egemaps_lld.",
     "--face-features": "Face extractor: face_au (MediaPipe landmark AUs, default) or openface "
                        "(OpenFace 2 per-frame CSVs beside the videos, <video stem>.csv).",
     "--face-fps":

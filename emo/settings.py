@@ -86,8 +86,11 @@ class FitConfig(_Settings):
                            "--folds folds.")
     seed: int = Field(0, description="Random seed of every estimator and split.")
     estimator: Estimator = Field(
-        "ensemble", description="Per-modality model: ensemble (soft vote of a logistic "
-        "regression, an RBF SVM and LightGBM on per-actor normalised features), or boosted "
+        "blend", description="Per-modality model: blend (the ensemble on eGeMAPS averaged with "
+        "a linear model on the ComParE columns of the egemaps+compare audio set, weight and C "
+        "chosen in inner actor-grouped folds; the ensemble alone on other columns), ensemble "
+        "(soft vote of a logistic regression, an RBF SVM and LightGBM on per-actor normalised "
+        "features), linear (balanced logistic regression, C chosen in inner folds), or boosted "
         "trees alone: lightgbm or xgboost.")
     meta: MetaLearner = Field(
         "logreg", description="Fusion meta-learner: logreg (balanced logistic regression on "

@@ -205,8 +205,9 @@ ESTIMATOR_CALLS = frozenset({"fit", "predict_proba", "predict_proba_modalities",
                              "predict_proba_all", "cross_validate", "simulate_inference",
                              "fit_transform", "transform"})
 #: The estimator classes of ``emo.models``.
-ESTIMATORS = frozenset({"ActorIdentifier", "ActorStandardiser", "EnsembleClassifier",
-                        "ModalityClassifier", "StackingFusion"})
+ESTIMATORS = frozenset({"ActorIdentifier", "ActorStandardiser", "BlendClassifier",
+                        "EnsembleClassifier", "LinearClassifier", "ModalityClassifier",
+                        "StackingFusion"})
 
 
 def _estimator_uses(path: Path) -> list[str]:

@@ -55,8 +55,8 @@ def test_usage_and_configuration_errors_exit_2_in_one_line(tmp_path: Path) -> No
 
 
 @pytest.mark.parametrize(("toml", "expected"), [
-    ('estimator = "nope"\n', "fit.toml: estimator: Input should be 'ensemble', 'lightgbm' "
-                             "or 'xgboost' (got 'nope')"),
+    ('estimator = "nope"\n', "fit.toml: estimator: Input should be 'blend', 'ensemble', "
+                             "'linear', 'lightgbm' or 'xgboost' (got 'nope')"),
     ('backend = "nope"\n', "fit.toml: backend: unknown key (known: "),
     ("n_splits = 3\ncolour = 1\n", "fit.toml: colour: unknown key"),
     ('[extractors.audio]\nname = "mfcc"\n', "fit.toml: extractors: audio: unknown audio "

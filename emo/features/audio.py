@@ -1,6 +1,6 @@
 """Audio extractors: openSMILE feature sets on the clip's decoded sound.
 
-One extractor class, :class:`OpenSmileExtractor`, registered under three names, all of
+One extractor class, :class:`OpenSmileExtractor`, registered under four names, all of
 modality ``"audio"``:
 
 ``egemaps`` (default)
@@ -11,6 +11,10 @@ modality ``"audio"``:
     The 25 eGeMAPSv02 low-level descriptors (100 frames/s) summarised by
     :func:`emo.features.functionals.functionals`, plus the voiced fraction; pitch,
     voice-quality and formant descriptors (``*_sma3nz``) count voiced frames only.
+``egemaps+compare``
+    Both functional sets from one decoding of the clip: the eGeMAPS names as above, the
+    ComParE ones after :data:`COMPARE_PREFIX` (``audio__compare__<name>``), so that a model
+    can treat the two groups differently (:class:`~emo.models.linear.BlendClassifier`).
 
 The signal is decoded by :func:`emo.data.audio.read_audio` (any container, the segment
 only, mono, resampled) and handed to openSMILE: functionals are read from the array of
@@ -35,11 +39,14 @@ from emo.features.base import Extractor, Stream, prefixed, register_factory
 
 if TYPE_CHECKING:  # numpy, opensmile, pandas and the decoders load only when a clip is
     # processed: a run with every clip cached makes the extractor but never calls it
+    from pathlib import Path
+
     import numpy as np
     import opensmile
     import pandas as pd
 
-__all__ = ["FEATURE_SETS", "FeatureSet", "OpenSmileExtractor", "smile"]
+__all__ = ["COMBINED", "COMPARE_PREFIX", "FEATURE_SETS", "FeatureSet", "OpenSmileExtractor",
+           "smile"]
 
 #: Low-level descriptors computed by openSMILE at 100 frames per second.
 LLD_RATE = 100.0
@@ -60,7 +67,12 @@ class FeatureSet:
     name: str
     smile_set: str
     level: str = "Functionals"
+    prefix: str = ""
 
+
+
+#: Prefix of the ComParE names in a combined set (see the module docstring).
+COMPARE_PREFIX = "compare__"
 
 #: The feature sets, by extractor name (see the module docstring).
 FEATURE_SETS: dict[str, FeatureSet] = {fs.name: fs for fs in (
@@ -68,6 +80,11 @@ FEATURE_SETS: dict[str, FeatureSet] = {fs.name: fs for fs in (
     FeatureSet("compare", "ComParE_2016"),
     FeatureSet("egemaps_lld", "eGeMAPSv02", "LowLevelDescriptors"),
 )}
+#: Combined sets: extractor name -> the sets computed on one decoded signal.
+COMBINED: dict[str, tuple[FeatureSet, ...]] = {
+    "egemaps+compare": (FEATURE_SETS["egemaps"],
+                        FeatureSet("compare", "ComParE_2016", prefix=COMPARE_PREFIX)),
+}
 
 
 @cache
@@ -99,9 +116,9 @@ def smile(feature_set: str, feature_level: str) -> opensmile.Smile:
 
 
 @cache
-def _functional_names(feature_set: str, modality: str) -> tuple[str, ...]:
-    """``<modality>__<name>`` of every functional of a feature set, in openSMILE's order."""
-    return tuple(f"{modality}__{name}" for name in smile(feature_set, "Functionals").feature_names)
+def _functional_names(feature_set: str, start: str) -> tuple[str, ...]:
+    """``<start><name>`` of every functional of a feature set, in openSMILE's order."""
+    return tuple(f"{start}{name}" for name in smile(feature_set, "Functionals").feature_names)
 
 
 def smile_frame(signal: np.ndarray, sr: int, feature_set: str, feature_level: str) -> pd.DataFrame:
@@ -176,7 +193,7 @@ class OpenSmileExtractor(Extractor):
     Parameters
     ----------
     feature_set
-        A key of :data:`FEATURE_SETS` (fixed by the registered name).
+        A key of :data:`FEATURE_SETS` or :data:`COMBINED` (fixed by the registered name).
     sample_rate
         Rate the audio is resampled to before openSMILE, in Hz.
 
@@ -195,7 +212,7 @@ class OpenSmileExtractor(Extractor):
     def __init__(self, feature_set: str, sample_rate: int = 16000) -> None:
         if not 8000 <= int(sample_rate) <= 96000:
             raise FeatureError(f"sample_rate must lie in 8000-96000 Hz, not {sample_rate}")
-        self.feature_set = FEATURE_SETS[feature_set]
+        self.feature_sets = COMBINED.get(feature_set) or (FEATURE_SETS[feature_set],)
         self.name = feature_set
         self.sample_rate = int(sample_rate)
 
@@ -206,7 +223,8 @@ class OpenSmileExtractor(Extractor):
 
         importlib.import_module("emo.data.audio")  # soundfile, PyAV, soxr
         noise = np.random.default_rng(0).normal(0.0, 1e-3, self.sample_rate).astype(np.float32)
-        smile_frame(noise, self.sample_rate, self.feature_set.smile_set, self.feature_set.level)
+        for part in self.feature_sets:
+            smile_frame(noise, self.sample_rate, part.smile_set, part.level)
 
     def stream(self, clip: Clip) -> Stream | None:
         """The clip's audio file (or video): its clips go to one worker together."""
@@ -224,21 +242,28 @@ class OpenSmileExtractor(Extractor):
         from emo.data.audio import read_audio
 
         signal = read_audio(path, sr=self.sample_rate, start=clip.start, end=clip.end)
-        smile_set, level = self.feature_set.smile_set, self.feature_set.level
+        features: dict[str, float] = {}
+        for part in self.feature_sets:
+            features |= self._features(part, signal, path)
+        return features
+
+    def _features(self, part: FeatureSet, signal: np.ndarray, path: Path) -> dict[str, float]:
+        """``<modality>__<prefix><name>`` features of one feature set of the signal."""
         try:
-            if level == "Functionals":
+            if part.level == "Functionals":
                 # the array itself: openSMILE's DataFrame and a dict of it cost ~10 % of
                 # ComParE's 6373 functionals
-                values = smile(smile_set, level)(signal, self.sample_rate)[0, :, 0]
-                return dict(zip(_functional_names(smile_set, self.modality), values.tolist(),
-                                strict=True))
-            frame = smile_frame(signal, self.sample_rate, smile_set, level)
+                values = smile(part.smile_set, part.level)(signal, self.sample_rate)[0, :, 0]
+                names = _functional_names(part.smile_set, f"{self.modality}__{part.prefix}")
+                return dict(zip(names, values.tolist(), strict=True))
+            frame = smile_frame(signal, self.sample_rate, part.smile_set, part.level)
         except (RuntimeError, ValueError) as exc:
             raise FeatureError(f"openSMILE failed: {exc}", path) from exc
         if frame.empty:
             raise FeatureError("openSMILE returned no frames (segment too short?)", path)
-        return prefixed(self.modality, summarise_lld(frame))
+        return prefixed(self.modality, {f"{part.prefix}{k}": v
+                                        for k, v in summarise_lld(frame).items()})
 
 
-for _name in FEATURE_SETS:
+for _name in [*FEATURE_SETS, *COMBINED]:
     register_factory("audio", _name, partial(OpenSmileExtractor, _name))

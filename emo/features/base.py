@@ -28,7 +28,7 @@ MODALITIES: tuple[str, ...] = ("audio", "face", "body")
 
 #: Default extractor name per modality.
 DEFAULTS: dict[str, str] = {
-    "audio": "egemaps", "face": "face_au", "body": "kinematics", "table": "table",
+    "audio": "egemaps+compare", "face": "face_au", "body": "kinematics", "table": "table",
 }
 
 #: Module that registers the extractors of each modality (imported lazily).

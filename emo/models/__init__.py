@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from emo.models.evaluate import CVResult, cross_validate, score_probabilities, uar
     from emo.models.fusion import StackingFusion
     from emo.models.identity import ActorIdentifier, infer_actors, simulate_inference
+    from emo.models.linear import BlendClassifier, LinearClassifier
     from emo.models.modality import ModalityClassifier
     from emo.models.splits import actor_folds
     from emo.models.train import TrainResult, train
@@ -30,10 +31,12 @@ if TYPE_CHECKING:
 _PUBLIC = {
     "ActorIdentifier": "identity",
     "ActorStandardiser": "actors",
+    "BlendClassifier": "linear",
     "Bundle": "bundle",
     "BundlePrediction": "bundle",
     "CVResult": "evaluate",
     "EnsembleClassifier": "ensemble",
+    "LinearClassifier": "linear",
     "ModalityClassifier": "modality",
     "StackingFusion": "fusion",
     "TrainResult": "train",
@@ -48,10 +51,12 @@ _PUBLIC = {
 __all__ = [
     "ActorIdentifier",
     "ActorStandardiser",
+    "BlendClassifier",
     "Bundle",
     "BundlePrediction",
     "CVResult",
     "EnsembleClassifier",
+    "LinearClassifier",
     "ModalityClassifier",
     "StackingFusion",
     "TrainResult",

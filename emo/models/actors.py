@@ -15,6 +15,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
+from scipy.stats import rankdata
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils import Tags
 from sklearn.utils.validation import check_is_fitted
@@ -169,16 +170,20 @@ class ActorStandardiser(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         return out
 
     def _rank(self, block: np.ndarray, own: bool) -> np.ndarray:
-        """Percentile rank of each value within ``block`` (``own``) or within the training data."""
+        """Percentile rank of each value within ``block`` (``own``) or within the training data:
+        (values below + values up to it) / (2 x values), NaN staying NaN."""
+        if own:
+            valid = np.maximum((~np.isnan(block)).sum(axis=0), 1)
+            ranks = rankdata(block, axis=0, method="average", nan_policy="omit")
+            return (ranks - 0.5) / valid
+        reference = self.reference_  # NaN never compares below or equal
+        valid = (~np.isnan(reference)).sum(axis=0)
         out = np.full_like(block, np.nan)
-        for j in range(block.shape[1]):
-            reference = block[:, j] if own else self.reference_[:, j]
-            reference = np.sort(reference[~np.isnan(reference)])
-            valid = ~np.isnan(block[:, j])
-            if len(reference):
-                below = np.searchsorted(reference, block[valid, j], side="left")
-                upto = np.searchsorted(reference, block[valid, j], side="right")
-                out[valid, j] = (below + upto) / (2.0 * len(reference))
+        for i, row in enumerate(block):
+            below = (reference < row).sum(axis=0)
+            upto = (reference <= row).sum(axis=0)
+            out[i] = np.where(np.isnan(row) | (valid == 0), np.nan,
+                              (below + upto) / (2.0 * np.maximum(valid, 1)))
         return out
 
     def fit_transform(self, X: Features, y: object = None, groups: Groups = None) -> Features:

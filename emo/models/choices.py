@@ -14,8 +14,9 @@ __all__ = ["BACKENDS", "ESTIMATORS", "META_LEARNERS", "MIN_ACTORS", "Backend", "
 
 #: Boosting libraries of :class:`~emo.models.modality.ModalityClassifier`.
 Backend = Literal["lightgbm", "xgboost"]
-#: Per-modality models: the soft-vote ensemble or a boosting library alone.
-Estimator = Literal["ensemble", Backend]
+#: Per-modality models: the ensemble blended with a linear model on ComParE columns, the
+#: soft-vote ensemble, the linear model, or a boosting library alone.
+Estimator = Literal["blend", "ensemble", "linear", Backend]
 #: Meta-learners of :class:`~emo.models.fusion.StackingFusion`.
 MetaLearner = Literal["logreg", "gbm", "average"]
 BACKENDS: tuple[str, ...] = get_args(Backend)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.special import ndtri
 from sklearn.base import BaseEstimator
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
@@ -215,9 +216,7 @@ class EnsembleClassifier(GroupedClassifierMixin, BaseEstimator):
             self.standardiser_ = ActorStandardiser(method=method).fit(values, groups=norm_groups)
         out = np.asarray(self.standardiser_.transform(values, groups=norm_groups), dtype=float)
         if self.norm_method == "normal":
-            from scipy.stats import norm
-
-            out = norm.ppf(np.clip(out, RANK_CLIP, 1 - RANK_CLIP))
+            out = ndtri(np.clip(out, RANK_CLIP, 1 - RANK_CLIP))  # standard-normal quantile
         elif self.norm_method == "rank":
             out = out - 0.5
         out = np.nan_to_num(out, nan=0.0)

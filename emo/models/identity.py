@@ -2,13 +2,18 @@
 
 emo normalises features per actor (:class:`~emo.models.actors.ActorStandardiser`), but test
 clips of the challenge carry no actor. :class:`ActorIdentifier` learns, from clips of known
-actors and without labels, an *identity space* in which clips of one actor lie close whatever
-the emotion, and a *split rule* that says whether a set of clips holds one actor or several:
+actors (and their emotions, when given), an *identity space* in which clips of one actor lie
+close whatever the emotion, and a *split rule* that says whether a set of clips holds one actor
+or several:
 
 1. **Identity space.** Each feature is robustly scaled (median, inter-quartile range, clipped),
    features whose actor means vary too little relative to the variation within an actor are
-   dropped, and the rest are whitened by the within-actor covariance (shrunk), so that the
-   directions in which one actor's clips vary (mostly emotion) count little.
+   dropped (and the ComParE columns, see ``exclude``), and, when more than ``max_dims``
+   remain, the rest are reduced to their ``max_dims`` principal axes (label-free). The result
+   is whitened by the within-actor covariance (shrunk), so that the directions in which one
+   actor's clips vary count little; with emotion labels, emotion is the nuisance: the scatter
+   of each actor-and-emotion mean around its actor's mean is added ``emotion_weight`` times
+   more, so that the directions along which one actor's emotions differ count least.
 2. **Recursive spectral bisection.** The clips are split in two along the Fiedler vector of
    their k-nearest-neighbour graph (the cut of lowest conductance with at least ``min_clips``
    clips on each side), and each part again, as long as the split rule says so. A set whose
@@ -19,7 +24,10 @@ the emotion, and a *split rule* that says whether a set of clips holds one actor
    is refitted without a few training actors, sets of 1, 2 and more of those held-out actors
    (15-60 clips each) are bisected, and a logistic regression learns from every node whether it
    held more than one actor (features: log eigenvalue, log between-part distance, log clip
-   count); its threshold is then tuned for the adjusted Rand index of the whole partitions.
+   count); its threshold is then tuned for the adjusted Rand index of the whole partitions,
+   among the thresholds that keep every set of a single held-out actor (drawn across all its
+   emotions) whole, with a margin: one actor cut in two is normalised in two halves, which
+   costs more than two similar actors left together.
 
 :func:`simulate_inference` measures the whole procedure on the training data (leave actors out,
 groups of 1, 2, 4 and 8 actors): adjusted Rand index, actor counts, and the UAR of a fitted
@@ -41,6 +49,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from emo.models._base import Groups, store_params
 from emo.models.evaluate import uar
+from emo.models.linear import linear_columns
 from emo.models.splits import Features
 
 __all__ = ["ActorIdentifier", "infer_actors", "simulate_inference"]
@@ -58,6 +67,9 @@ ARI_TOLERANCE = 0.03
 PSEUDO = "pseudo"
 #: Columns seen in at least this fraction of the unknown clips are used for the grouping.
 MIN_COVERAGE = 0.5
+#: Margin (logit units) by which the chosen threshold keeps every single-actor calibration set
+#: whole.
+LONE_MARGIN = 1.0
 
 
 def _unknown(values: np.ndarray) -> np.ndarray:
@@ -116,6 +128,44 @@ def _within_actor(z: np.ndarray, actors: np.ndarray) -> tuple[np.ndarray, np.nda
         means.append(z[rows].mean(axis=0))
         residuals[rows] -= means[-1]
     return residuals, np.array(means)
+
+
+def _reduction(filled: np.ndarray, max_dims: int) -> np.ndarray:
+    """Basis (columns x dims) of the label-free reduction: the identity when there are at most
+    ``max_dims`` columns, else the top ``max_dims`` principal axes of the clips."""
+    n, p = filled.shape
+    if p <= max_dims:
+        return np.eye(p)
+    centred = filled - filled.mean(axis=0)
+    if p > n:  # axes from the clips' Gram matrix: n x n instead of p x p
+        eigval, eigvec = np.linalg.eigh(centred @ centred.T)
+        axes = centred.T @ eigvec[:, np.argsort(eigval)[::-1][:max_dims]]
+        return axes / np.maximum(np.linalg.norm(axes, axis=0), 1e-12)
+    eigval, eigvec = np.linalg.eigh(centred.T @ centred)
+    return eigvec[:, np.argsort(eigval)[::-1][:max_dims]]
+
+
+def _emotion_scatter(x: np.ndarray, actors: np.ndarray, emotions: np.ndarray) -> np.ndarray:
+    """Within-actor emotion scatter: covariance of each actor-and-emotion mean around its
+    actor's mean, weighted by clips (dims x dims)."""
+    cells = pd.Series(range(len(x))).groupby([actors, emotions]).indices
+    means = {actor: x[actors == actor].mean(axis=0) for actor in np.unique(actors)}
+    deviations = np.array([(x[rows].mean(axis=0) - means[actor]) * np.sqrt(len(rows))
+                           for (actor, _), rows in cells.items()])
+    return deviations.T @ deviations / len(x)
+
+
+def _identity_columns(filled: np.ndarray, actors: np.ndarray, min_ratio: float) -> np.ndarray:
+    """Mask of the columns whose actor means vary at least ``min_ratio`` times their
+    within-actor variance (at least the two best)."""
+    residuals, means = _within_actor(filled, actors)
+    within = np.mean(residuals**2, axis=0)
+    ratio = (means.var(axis=0, ddof=1) if len(means) > 1 else np.zeros(filled.shape[1]))
+    ratio = ratio / np.maximum(within, 1e-12)
+    keep = ratio >= min_ratio
+    if keep.sum() < 2:  # too few identity cues: keep the two best
+        keep = np.isin(np.arange(filled.shape[1]), np.argsort(ratio)[-2:])
+    return keep
 
 
 def _whitener(cov: np.ndarray, shrinkage: float) -> np.ndarray:
@@ -225,32 +275,22 @@ def _node_label(actors: np.ndarray, min_clips: int) -> int:
     return 0 if second <= 0.1 * len(actors) else -1
 
 
-class _Space:
-    """Identity space learned on known actors (see the module docstring, step 1)."""
-
-    def __init__(self, z: np.ndarray, actors: np.ndarray, min_ratio: float,
-                 shrinkage: float) -> None:
-        filled = _fill_by_actor(z, actors)
-        residuals, means = _within_actor(filled, actors)
-        within = np.mean(residuals**2, axis=0)
-        ratio = (means.var(axis=0, ddof=1) if len(means) > 1 else np.zeros(z.shape[1]))
-        ratio = ratio / np.maximum(within, 1e-12)
-        keep = ratio >= min_ratio
-        if keep.sum() < 2:  # too few identity cues: keep the two best
-            keep = np.isin(np.arange(z.shape[1]), np.argsort(ratio)[-2:])
-        self.keep = keep
-        self.cov = residuals[:, keep].T @ residuals[:, keep] / len(residuals)
-        self.projection = _whitener(self.cov, shrinkage)
-
-    def project(self, z: np.ndarray) -> np.ndarray:
-        """Coordinates of robust-scaled clips (missing values at the median)."""
-        return np.nan_to_num(z[:, self.keep]) @ self.projection
+def _space(x: np.ndarray, actors: np.ndarray, emotions: np.ndarray | None, shrinkage: float,
+           emotion_weight: float) -> np.ndarray:
+    """Identity projection (dims x dims) learned on known actors from the reduced coordinates
+    ``x`` of their identity columns (see the module docstring, step 1)."""
+    residuals, _ = _within_actor(x, actors)
+    nuisance = residuals.T @ residuals / len(residuals)
+    if emotions is not None and emotion_weight > 0:
+        nuisance = nuisance + emotion_weight * _emotion_scatter(x, actors, emotions)
+    return _whitener(nuisance, shrinkage)
 
 
 class ActorIdentifier(BaseEstimator):
     """Group clips without an actor into pseudo-actors; the count is calibrated on known actors.
 
-    Label-free (emotion labels are never used). See the module docstring for the method.
+    Emotion labels, when given to :meth:`fit`, only say what to ignore (see the module
+    docstring for the method); prediction uses no labels.
     ``emo fit`` stores a fitted identifier in the model bundle and ``emo predict`` uses it to
     normalise clips without an actor per pseudo-actor. Prediction is transductive: the pseudo-
     actors of a clip depend on the other clips predicted with it.
@@ -268,6 +308,20 @@ class ActorIdentifier(BaseEstimator):
     shrinkage : float, default=0.1
         Added to the eigenvalues of the within-actor covariance before whitening (robust-z
         units); larger values trust rare directions less.
+    emotion_weight : float, default=0.0
+        When :meth:`fit` gets emotion labels, the within-actor emotion scatter is added this
+        many times more to the covariance the identity space is whitened by (0: the
+        within-actor covariance alone, which holds it once). On the development actors
+        (``benchmarks/actor_inference.py --simulate --seeds 4``) weights 1 and 3 kept every
+        single actor whole, as 0 does, but told groups of 2 and 4 actors apart slightly less
+        well, so the default is 0.
+    max_dims : int, default=48
+        Most principal axes of the identity columns kept (label-free reduction).
+    exclude : str or None, default="compare__"
+        Columns whose feature name (after ``<modality>__``) starts with this are left out of
+        the identity space (unless fewer than 2 others remain): the 6,373 ComParE columns of
+        the ``egemaps+compare`` audio set outweigh every other cue (on the development actors
+        they halved the adjusted Rand index of groups of 2 and 4 actors).
     clip : float, default=3.0
         Robust z-scores are clipped to ``[-clip, clip]`` (outlying clips cannot dominate).
     n_repeats : int, default=2
@@ -285,8 +339,11 @@ class ActorIdentifier(BaseEstimator):
         Robust location and scale of each input column.
     identity_columns_ : numpy.ndarray
         Boolean mask of the input columns kept as identity cues.
-    within_cov_ : numpy.ndarray
-        Within-actor covariance of the kept columns (robust-z units) on the training actors.
+    basis_ : numpy.ndarray of shape (n_identity_columns, n_dims)
+        Label-free reduction of the kept columns.
+    projection_ : numpy.ndarray of shape (n_dims, n_dims)
+        Whitening of the reduced coordinates by the nuisance (within-actor and emotion)
+        covariance.
     split_coef_ : numpy.ndarray of shape (3,)
         Weights of the split rule on (log eigenvalue, log distance, log clip count).
     split_intercept_ : float
@@ -315,6 +372,9 @@ class ActorIdentifier(BaseEstimator):
         n_neighbors: int = 12,
         min_ratio: float = 0.5,
         shrinkage: float = 0.1,
+        emotion_weight: float = 0.0,
+        max_dims: int = 48,
+        exclude: str | None = "compare__",
         clip: float = 3.0,
         n_repeats: int = 2,
         random_state: int = 0,
@@ -328,8 +388,9 @@ class ActorIdentifier(BaseEstimator):
         ----------
         X : pandas.DataFrame or array-like of shape (n_clips, n_features)
             Clip features (any modality may be missing: NaN).
-        y : ignored
-            Labels are never used.
+        y : pandas.Series, array-like or None, default=None
+            Emotion of each clip (aligned like ``groups``): the nuisance of the identity
+            space. None: the within-actor covariance alone.
         groups : pandas.Series or array-like of shape (n_clips,)
             Actor of each clip (a Series is aligned on ``X.index``); at least 3 actors.
 
@@ -354,32 +415,45 @@ class ActorIdentifier(BaseEstimator):
         if len(np.unique(actors)) < 3:
             raise ValueError(f"ActorIdentifier needs clips of at least 3 actors, got "
                              f"{len(np.unique(actors))}")
+        emotions = None
+        if y is not None:
+            emotions = _actor_column(X, y, len(values))
+            emotions = None if _unknown(emotions).any() else emotions.astype(str)
         self.center_, self.scale_ = _robust_scale(values)
-        z = self._scaled(values)
-        space = _Space(z, actors, self.min_ratio, self.shrinkage)
-        self.identity_columns_ = space.keep
-        self.within_cov_ = space.cov
-        self._calibrate(z, actors)
+        filled = _fill_by_actor(self._scaled(values), actors)
+        allowed = np.ones(values.shape[1], dtype=bool)
+        names = getattr(self, "feature_names_in_", None)
+        if self.exclude and names is not None and (~linear_columns(names, self.exclude)).sum() > 1:
+            allowed = ~linear_columns(names, self.exclude)
+        self.identity_columns_ = np.zeros(values.shape[1], dtype=bool)
+        self.identity_columns_[allowed] = _identity_columns(filled[:, allowed], actors,
+                                                            self.min_ratio)
+        self.basis_ = _reduction(filled[:, self.identity_columns_], self.max_dims)
+        x = filled[:, self.identity_columns_] @ self.basis_
+        self.projection_ = _space(x, actors, emotions, self.shrinkage, self.emotion_weight)
+        self._calibrate(x, actors, emotions)
         return self
 
     def _scaled(self, values: np.ndarray) -> np.ndarray:
         """Robust z-scores, clipped (NaN stays NaN)."""
         return np.clip((values - self.center_) / self.scale_, -self.clip, self.clip)
 
-    def _calibrate(self, z: np.ndarray, actors: np.ndarray) -> None:
-        """Learn the split rule from simulated sets of held-out training actors."""
+    def _calibrate(self, x: np.ndarray, actors: np.ndarray, emotions: np.ndarray | None
+                   ) -> None:
+        """Learn the split rule from simulated sets of held-out training actors (reduced
+        coordinates ``x``; the identity projection is refitted without the held-out actors)."""
         rng = np.random.default_rng(self.random_state)
         names = np.unique(actors)
         fold = min(CALIBRATION_FOLD, max(2, len(names) // 3))
-        filled = _fill_by_actor(z, actors)
         sets = []
         for _ in range(self.n_repeats):
             order = rng.permutation(names)
             for start in range(0, len(order) - fold + 1, fold):
                 held = order[start:start + fold]
                 train = ~np.isin(actors, held)
-                space = _Space(z[train], actors[train], self.min_ratio, self.shrinkage)
-                coords = space.project(filled)
+                coords = x @ _space(x[train], actors[train],
+                                    None if emotions is None else emotions[train],
+                                    self.shrinkage, self.emotion_weight)
                 members = [[a] for a in held] + [list(p) for p in itertools.combinations(held, 2)]
                 members += [list(held)] if fold > 2 else []
                 for chosen in members:
@@ -415,15 +489,22 @@ class ActorIdentifier(BaseEstimator):
 
     def _tune_threshold(self, sets: list, intercept: float) -> tuple[float, dict[str, float]]:
         """Offset of the intercept: the lowest (fewest splits) whose mean ARI over the simulated
-        sets (averaged per number of actors) is within ``ARI_TOLERANCE`` of the best."""
+        sets (averaged per number of actors) is within ``ARI_TOLERANCE`` of the best, among the
+        offsets that keep every single-actor set whole even ``LONE_MARGIN`` higher (if none
+        does, the lowest offset)."""
         scores: dict[int, list[list[float]]] = {}
+        whole = np.ones(len(THRESHOLD_OFFSETS), dtype=bool)
         for n_actors, truth, nodes in sets:
             score = _node_scores(nodes, self.split_coef_, intercept)
             scores.setdefault(n_actors, []).append(
                 [_ari(truth, _cut(nodes, len(truth), score + offset > 0))
                  for offset in THRESHOLD_OFFSETS])
+            if n_actors == 1:  # its root must stay unsplit
+                whole &= score[0] + THRESHOLD_OFFSETS + LONE_MARGIN <= 0
         by_size = {k: np.mean(v, axis=0) for k, v in scores.items()}
-        curve = np.mean(list(by_size.values()), axis=0)
+        curve = np.where(whole, np.mean(list(by_size.values()), axis=0), -np.inf)
+        if not whole.any():
+            curve[0] = 0.0
         choice = int(np.flatnonzero(curve >= curve.max() - ARI_TOLERANCE)[0])
         return float(THRESHOLD_OFFSETS[choice]), {str(k): float(v[choice])
                                                   for k, v in sorted(by_size.items())}
@@ -465,8 +546,9 @@ class ActorIdentifier(BaseEstimator):
         return pd.Series(out, index=index, name="actor", dtype=object)
 
     def _projection(self, columns: np.ndarray) -> np.ndarray:
-        """Identity projection restricted to the given kept columns (mask over the kept ones)."""
-        return _whitener(self.within_cov_[np.ix_(columns, columns)], self.shrinkage)
+        """Identity projection of the given kept columns (mask over the kept ones; the others
+        count as missing, i.e. at their median)."""
+        return self.basis_[columns] @ self.projection_
 
     def _group(self, z: np.ndarray) -> np.ndarray:
         """Cluster labels (0..k-1) of unknown clips (robust z-scores, NaN where missing)."""
@@ -659,7 +741,8 @@ def simulate_inference(
     for start in range(0, len(names) - fold + 1, fold):
         held = names[start:start + fold]
         train = ~groups.isin(held)
-        fitted = clone(identifier).fit(X[train], groups=groups[train])
+        labels = None if y is None else y.reindex(X.index[train])
+        fitted = clone(identifier).fit(X[train], labels, groups=groups[train])
         for size in usable:
             for first in range(0, fold, size):
                 ids = X.index[groups.isin(held[first:first + size])]

@@ -20,6 +20,7 @@ from emo.models.ensemble import EnsembleClassifier
 from emo.models.evaluate import CVResult, cross_validate
 from emo.models.fusion import StackingFusion
 from emo.models.identity import ActorIdentifier, simulate_inference
+from emo.models.linear import BlendClassifier, LinearClassifier
 from emo.models.modality import ModalityClassifier
 
 __all__ = ["TrainConfig", "TrainResult", "make_fusion", "train"]
@@ -77,11 +78,21 @@ def make_fusion(config: TrainConfig, n_jobs: int = 1) -> StackingFusion:
     TypeError, ValueError
         When ``config.model`` holds a parameter the per-modality estimator refuses.
     """
-    common = {"actor_norm": config.actor_norm, "random_state": config.seed, **config.model}
+    common = {"actor_norm": config.actor_norm, "random_state": config.seed}
+    grouped = {**common, "balance_actors": config.balance_actors}
     base: BaseEstimator
-    if config.estimator == "ensemble":
-        base = EnsembleClassifier(balance_actors=config.balance_actors, **common)
+    if config.estimator == "blend":  # its own parameters (ensemble__C...); the rest: ensemble's
+        own = {k: v for k, v in config.model.items()
+               if k in BlendClassifier._get_param_names() or "__" in k}
+        rest = {k: v for k, v in config.model.items() if k not in own}
+        base = BlendClassifier(EnsembleClassifier(**grouped, **rest), LinearClassifier(**grouped),
+                               random_state=config.seed).set_params(**own)
+    elif config.estimator == "linear":
+        base = LinearClassifier(**grouped, **config.model)
+    elif config.estimator == "ensemble":
+        base = EnsembleClassifier(**grouped, **config.model)
     else:
+        common.update(config.model)
         base = ModalityClassifier(backend=config.estimator, **common)
     return StackingFusion(base=base, meta=config.meta, n_splits=config.n_splits,
                           balance_actors=config.balance_actors, random_state=config.seed,
@@ -124,7 +135,7 @@ def train(X: pd.DataFrame, y: pd.Series, groups: pd.Series, config: TrainConfig,
     identifier = None
     if config.infer_actors and groups.nunique() >= MIN_ACTORS:
         t0 = time.perf_counter()
-        identifier = ActorIdentifier(random_state=config.seed).fit(X, groups=groups)
+        identifier = ActorIdentifier(random_state=config.seed).fit(X, y, groups=groups)
         scores["actor_inference"] = simulate_inference(
             ActorIdentifier(random_state=config.seed), X, groups, y=y,
             fold_models=cv.fold_models, known=cv.oof_proba["fused"].idxmax(axis=1),

@@ -38,13 +38,23 @@ def _clip(tmp_path: Path, signal: np.ndarray, name: str = "voice", sr: int = SR,
     return Clip(name, actor="A", label="Ha", audio=path, **segment)
 
 
-def test_egemaps_is_the_default_and_gives_88_named_finite_features(tmp_path):
-    assert DEFAULTS["audio"] == "egemaps"
-    features = get_extractor("audio").extract(_clip(tmp_path, _voice(200.0)))
+def test_egemaps_gives_88_named_finite_features(tmp_path):
+    features = get_extractor("audio", "egemaps").extract(_clip(tmp_path, _voice(200.0)))
     assert len(features) == 88
     assert all(k.startswith("audio__") for k in features)
     assert all(np.isfinite(v) for v in features.values())
     assert features[F0_NAME] == pytest.approx(_semitones(200.0), abs=0.5)
+
+
+def test_the_default_set_is_egemaps_and_compare_from_one_decoding(tmp_path):
+    assert DEFAULTS["audio"] == "egemaps+compare"
+    clip = _clip(tmp_path, _voice(200.0))
+    both = get_extractor("audio").extract(clip)
+    egemaps = get_extractor("audio", "egemaps").extract(clip)
+    compare = get_extractor("audio", "compare").extract(clip)
+    assert len(both) == 88 + 6373 == len(egemaps) + len(compare)
+    assert {k: both[k] for k in egemaps} == egemaps
+    assert {k: both[k.replace("audio__", "audio__compare__", 1)] for k in compare} == compare
 
 
 def test_egemaps_sees_only_the_clip_segment(tmp_path):
@@ -117,7 +127,8 @@ def test_settings_enter_the_identity_and_are_checked():
     a, b = get_extractor("audio", "egemaps"), get_extractor("audio", "egemaps", sample_rate=8000)
     assert a.identity() != b.identity()
     assert {get_extractor("audio", n).identity()["extractor"]
-            for n in ("egemaps", "compare", "egemaps_lld")} == {"egemaps", "compare", "egemaps_lld"}
+            for n in ("egemaps", "compare", "egemaps_lld", "egemaps+compare")
+            } == {"egemaps", "compare", "egemaps_lld", "egemaps+compare"}
     with pytest.raises(FeatureError, match="sample_rate"):
         get_extractor("audio", "egemaps", sample_rate=1000)
     with pytest.raises(FeatureError, match="bad settings"):

@@ -13,6 +13,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from emo.models import ActorStandardiser, ModalityClassifier
+from emo.models.linear import LinearClassifier
 
 # The checks' data carries no actors, and too few for early stopping: both warnings are expected.
 pytestmark = [
@@ -26,6 +27,8 @@ ESTIMATORS: list[BaseEstimator] = [
     ModalityClassifier(n_estimators=10, norm_method="zscore", early_stopping=True),
     ActorStandardiser(),
     ActorStandardiser(method="rank"),
+    LinearClassifier(),
+    LinearClassifier(Cs=(0.1,), norm_method="zscore", balance_actors=False),
 ]
 
 

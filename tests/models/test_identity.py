@@ -83,22 +83,39 @@ def test_array_groups_are_positional_series_aligned_by_clip_id() -> None:
     shuffled = groups.sample(frac=1.0, random_state=0)
     by_id = ActorIdentifier().fit(X, groups=shuffled)
     by_position = ActorIdentifier().fit(X.to_numpy(), groups=groups.to_numpy())
-    np.testing.assert_allclose(by_id.within_cov_, by_position.within_cov_)
+    np.testing.assert_allclose(by_id.projection_, by_position.projection_)
     np.testing.assert_allclose(by_id.split_coef_, by_position.split_coef_)
     found = by_position.predict(X.to_numpy())
     assert found.index.equals(pd.RangeIndex(len(X)))
     pd.testing.assert_series_equal(found, by_id.predict(X).reset_index(drop=True))
     wrong = ActorIdentifier().fit(X, groups=shuffled.to_numpy())  # positions now scrambled
-    assert (wrong.within_cov_.shape != by_id.within_cov_.shape
-            or not np.allclose(wrong.within_cov_, by_id.within_cov_))
+    assert (wrong.projection_.shape != by_id.projection_.shape
+            or not np.allclose(wrong.projection_, by_id.projection_))
 
 
-def test_labels_are_ignored() -> None:
-    X, groups, emotion = make_clips(5, seed=3)
-    first = ActorIdentifier().fit(X, emotion, groups=groups)
-    second = ActorIdentifier().fit(X, emotion.sample(frac=1.0, random_state=1).to_numpy(),
-                                   groups=groups)
-    np.testing.assert_allclose(first.split_coef_, second.split_coef_)
+def _emotion_share(identifier: ActorIdentifier, X: pd.DataFrame, groups: pd.Series,
+                   emotion: pd.Series) -> float:
+    """Variance of the actor-and-emotion means around their actor's mean, as a share of the
+    variance of the actor means, in the identity space."""
+    coords = pd.DataFrame(identifier._scaled(X.to_numpy())[:, identifier.identity_columns_]
+                          @ identifier.basis_ @ identifier.projection_, index=X.index)
+    actor_means = coords.groupby(groups).mean()
+    cells = coords.groupby([groups, emotion]).mean()
+    deviation = cells - actor_means.loc[cells.index.get_level_values(0)].to_numpy()
+    return float((deviation**2).to_numpy().sum(axis=1).mean()
+                 / actor_means.var().sum())
+
+
+def test_emotion_labels_are_the_nuisance_of_the_identity_space() -> None:
+    X, groups, emotion = make_clips(8, 30, seed=3)
+    X["audio__voice0"] += EMOTION_EFFECT[emotion.to_numpy(), 3] * 2  # emotion on a voice too
+    shares = [_emotion_share(ActorIdentifier(emotion_weight=w).fit(X, emotion, groups=groups),
+                             X, groups, emotion) for w in (1.0, 3.0)]
+    unlabelled = _emotion_share(ActorIdentifier().fit(X, groups=groups), X, groups, emotion)
+    assert shares[1] < shares[0] < 0.8 * unlabelled
+    X_new, _, _ = make_clips(1, 40, seed=30, start=70)
+    lone = ActorIdentifier(emotion_weight=1.0).fit(X, emotion, groups=groups).predict(X_new)
+    assert lone.nunique() == 1
 
 
 def test_small_sets_form_one_group_never_question_marks(fitted: ActorIdentifier) -> None:
@@ -233,3 +250,28 @@ def test_simulation_counts_a_missing_prediction_as_wrong() -> None:
     result = simulate_inference(ActorIdentifier(), X, groups, y=y, sizes=(2,),
                                 fold_models=[(X.index[groups.isin(covered)], model)])
     assert result["sizes"]["2"]["uar_hidden"] < 0.75
+
+
+@pytest.mark.parametrize(("n_actors", "clips", "min_ari"), [(1, (15, 60), 1.0), (3, (15, 60), 0.5),
+                                                           (30, (15, 16), 0.4)])
+def test_one_to_thirty_unknown_actors_of_15_to_60_clips(fitted: ActorIdentifier, n_actors: int,
+                                                        clips: tuple[int, int],
+                                                        min_ari: float) -> None:
+    rng = np.random.default_rng(n_actors)
+    parts = [make_clips(1, int(rng.integers(*clips, endpoint=True)), seed=200 + a, start=a)
+             for a in range(n_actors)]
+    X, truth = pd.concat([p[0] for p in parts]), pd.concat([p[1] for p in parts])
+    found = fitted.predict(X)
+    assert found.index.equals(X.index) and not found.str.startswith("?").any()
+    assert adjusted_rand_score(truth, found) >= min_ari
+    assert (found.nunique() == 1) == (n_actors == 1)
+
+
+def test_mixed_known_and_unknown_actors_of_a_larger_set(fitted: ActorIdentifier) -> None:
+    X, truth, _ = make_clips(6, 40, seed=21, start=10)
+    known = truth.where(truth.isin(["10", "11", "12"]))  # three known, three new actors
+    found = fitted.predict(X, groups=known)
+    assert (found[known.notna()] == known[known.notna()]).all()
+    new = found[known.isna()]
+    assert not new.isin(["10", "11", "12"]).any()
+    assert adjusted_rand_score(truth[known.isna()], new) > 0.8
