@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import shutil
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from joblib import Parallel, delayed
 
 from emo.data.layouts.challenge import DESCRIPTORS, SKELETONS, VIDEOS
 from emo.data.skeleton import KINECT_FPS
@@ -251,21 +250,6 @@ def _prepare(out: Path, overwrite: bool) -> None:
         p.mkdir(parents=True)
 
 
-class _Inline(Executor):
-    """Runs each job at once in this process (one worker: no process start-up)."""
-
-    def submit(self, fn: Callable, /, *args: object, **kwargs: object) -> Future:
-        future: Future = Future()
-        future.set_result(fn(*args, **kwargs))
-        return future
-
-
-def _executor(workers: int) -> Executor:
-    if workers == 1:
-        return _Inline()
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
-
-
 @contextmanager
 def _progress(show: bool, total: int) -> Iterator[Callable[[], None]]:
     """A callable that advances a rich progress bar (or does nothing)."""
@@ -339,11 +323,15 @@ def synthesise(out: str | Path, *, actors: int = 6, takes: int = 3, test_actors:
     traits = {a: actor_traits(actor, seed, size, landmarks) for a, actor in cast.items()}
     n_workers = min(workers or len(os.sched_getaffinity(0)), len(recordings))
     segments: list[Segment] = []
-    with _executor(n_workers) as pool, _progress(progress, len(recordings)) as advance:
-        jobs = [pool.submit(render_recording, rec, traits[rec.actor.id], image, landmarks,
-                            out, fps, size) for rec in recordings]
-        for job in as_completed(jobs):
-            segments += job.result()
+    # joblib's loky workers are fresh processes (not forks of this one, which may run
+    # MediaPipe's threads by now: a fork taken while one of them holds a lock hangs), and
+    # unlike multiprocessing's spawn they do not re-run the caller's script
+    jobs = Parallel(n_jobs=n_workers, return_as="generator_unordered")(
+        delayed(render_recording)(rec, traits[rec.actor.id], image, landmarks, out, fps, size)
+        for rec in recordings)
+    with _progress(progress, len(recordings)) as advance:
+        for recording in jobs:
+            segments += recording
             advance()
     tests = []
     for s in segments:
