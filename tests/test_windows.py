@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from emo import api
+from emo.data.video import VideoReader
 from emo.features.frames import TaskTracker
 
 
@@ -63,3 +64,27 @@ def test_overlapping_windows_are_analysed_once(model: Path, recording: Path, tmp
     covered = windows.frame["end"].max() / api.media_duration(recording)
     # every frame of the windows' union once: not twice (each second is in two windows)
     assert whole * covered - 2 <= len(analysed_frames) <= whole
+
+
+def test_a_clip_and_its_windows_are_decoded_and_analysed_once(
+        model: Path, recording: Path, tmp_path: Path, analysed_frames: list[int],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    api.predict(model, [recording], cache=tmp_path / "one")
+    whole = len(analysed_frames)
+    analysed_frames.clear()
+    decodes: list[Path] = []
+    open_reader = VideoReader.__init__
+
+    def counting(self: VideoReader, path: str | Path) -> None:
+        decodes.append(Path(path))
+        open_reader(self, path)
+
+    monkeypatch.setattr(VideoReader, "__init__", counting)
+    both = api.predict_windows(model, recording, window=2.0, hop=1.0, whole=True,
+                               cache=tmp_path / "both")
+    bounds = api.window_bounds(api.media_duration(recording), 2.0, 1.0)
+    assert len(both.frame) == len(bounds) + 1 and both.frame["id"].is_unique
+    # the whole clip and every window from one decode of the video and one pass of the
+    # landmarkers over its frames (the windows lie inside the clip)
+    assert decodes == [recording]
+    assert len(analysed_frames) == whole
